@@ -1,0 +1,43 @@
+# The two commands of the course (see README.md):
+#   make lab    set up .venv (pinned set, regviz editable) and open JupyterLab on notebooks/
+#   make test   same set-up if needed, then unit tests + every notebook (nbval, fast mode) + browser test
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.regviz-installed
+PYTEST_ARGS ?=
+
+.PHONY: lab test unit notebooks browser bench lock clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@echo "== setting up $(VENV) with $(PY) (pinned set in requirements/constraints.txt)"
+	@test -n "$(PY)" || { echo "Python 3.10+ not found: install python3.11" >&2; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+lab: $(STAMP)
+	cd notebooks && ../$(BIN)/jupyter lab
+
+test: $(STAMP)
+	@bash scripts/ensure-chromium.sh
+	REGVIZ_FAST=1 MPLBACKEND=agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=600 \
+		-p no:cacheprovider $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not browser" $(PYTEST_ARGS)
+
+notebooks: $(STAMP)
+	REGVIZ_FAST=1 MPLBACKEND=agg $(BIN)/python -m pytest notebooks --nbval-lax --nbval-cell-timeout=600 $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+lock: $(STAMP)
+	(echo "# Exact pins used by 'make lab' and 'make test' (pip install -c requirements/constraints.txt)."; \
+	 echo "# Regenerate: make lock   (ranges live in pyproject.toml)"; \
+	 $(BIN)/pip freeze --exclude-editable | grep -v '^regviz') > requirements/constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,71 @@
+"""Device choice (cuda > mps > cpu) and seeding, in one place.
+
+Every other module asks `resolve_device` so the whole course agrees on where tensors live.
+"""
+from __future__ import annotations
+
+import os
+import random
+
+import torch
+
+ENV_VAR = "REGVIZ_DEVICE"
+
+
+def _available(kind: str) -> bool:
+    if kind == "cpu":
+        return True
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    return False
+
+
+def default_device() -> torch.device:
+    """The fastest available device: cuda, then mps, then cpu.
+
+    The environment variable ``REGVIZ_DEVICE`` (e.g. ``cpu`` or ``cuda:1``) overrides the choice.
+
+    Returns:
+        A ``torch.device``.
+    """
+    override = os.environ.get(ENV_VAR, "").strip()
+    if override and override.lower() != "auto":
+        return resolve_device(override)
+    for kind in ("cuda", "mps"):
+        if _available(kind):
+            return torch.device(kind)
+    return torch.device("cpu")
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """Turn ``None``, ``"auto"``, a string or a ``torch.device`` into an available ``torch.device``.
+
+    Raises:
+        ValueError: if the device string is malformed or the device is not available here.
+    """
+    if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
+        return default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a device name; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from exc
+    if not _available(dev.type):
+        allowed = [k for k in ("cpu", "cuda", "mps") if _available(k)]
+        raise ValueError(f"device={device!r} is not available on this machine; available: {allowed} (or 'auto')")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+    return dev
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python's and torch's global generators; return a fresh CPU ``torch.Generator`` seeded with ``seed``.
+
+    NumPy's global state is deliberately not used anywhere in regviz.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed={seed!r} must be an int")
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,106 @@
+"""Small models for the course: an MLP and a small CNN (1-D or 2-D).
+
+Both take ``p`` (dropout probability) so every chapter can switch dropout on with one argument.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .layers import Dropout
+
+
+def _check_p(p: float) -> None:
+    if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
+        raise ValueError(f"p={p!r} must be in [0, 1)")
+
+
+def _check_pos_int(name: str, v) -> None:
+    if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+        raise ValueError(f"{name}={v!r} must be an int >= 1")
+
+
+class MLP(nn.Module):
+    """Flatten -> depth x [Linear, ReLU, Dropout(p)] -> Linear.
+
+    Args:
+        in_features: product of the input shape (e.g. 64 for 8x8 digits); input may be flat or image-shaped.
+        num_classes: number of output logits.
+        width: hidden units per layer.
+        depth: number of hidden layers (0 gives logistic regression).
+        p: dropout probability after each hidden ReLU (0 = no dropout).
+    """
+
+    def __init__(self, in_features: int, num_classes: int, width: int = 256, depth: int = 2, p: float = 0.0):
+        super().__init__()
+        _check_pos_int("in_features", in_features)
+        _check_pos_int("num_classes", num_classes)
+        _check_pos_int("width", width)
+        if not (isinstance(depth, int) and depth >= 0):
+            raise ValueError(f"depth={depth!r} must be an int >= 0")
+        _check_p(p)
+        layers: list[nn.Module] = [nn.Flatten()]
+        d = in_features
+        for _ in range(depth):
+            layers += [nn.Linear(d, width), nn.ReLU(), Dropout(p)]
+            d = width
+        layers.append(nn.Linear(d, num_classes))
+        self.net = nn.Sequential(*layers)
+        self.in_features = in_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, *input_shape) -> (B, num_classes) logits."""
+        return self.net(x)
+
+
+class CNN(nn.Module):
+    """Two conv blocks (conv, ReLU, max-pool), global average pool, dropout, linear head.
+
+    Works for 1-D signals (input_shape ``(L,)`` or ``(C, L)``, e.g. MNIST-1D) and images ``(C, H, W)``.
+
+    Args:
+        input_shape: the shape of one example, without the batch dimension.
+        num_classes: number of logits.
+        channels: channels of the first block (the second has twice as many).
+        p: dropout probability before the head.
+    """
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, channels: int = 32, p: float = 0.0):
+        super().__init__()
+        if len(input_shape) not in (1, 2, 3):
+            raise ValueError(f"input_shape={input_shape!r}: use (L,), (C, L) or (C, H, W)")
+        _check_pos_int("num_classes", num_classes)
+        _check_pos_int("channels", channels)
+        _check_p(p)
+        self.input_shape = tuple(input_shape)
+        two_d = len(input_shape) == 3
+        conv, pool = (nn.Conv2d, nn.MaxPool2d) if two_d else (nn.Conv1d, nn.MaxPool1d)
+        c_in = 1 if len(input_shape) == 1 else input_shape[0]
+        c = channels
+        self.features = nn.Sequential(
+            conv(c_in, c, 3, padding=1), nn.ReLU(), pool(2),
+            conv(c, 2 * c, 3, padding=1), nn.ReLU(), pool(2),
+        )
+        self.head = nn.Sequential(nn.Flatten(), Dropout(p), nn.Linear(2 * c, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, *input_shape) -> (B, num_classes) logits."""
+        if len(self.input_shape) == 1:
+            x = x.unsqueeze(1)  # (B, L) -> (B, 1, L)
+        h = self.features(x)
+        h = h.mean(dim=tuple(range(2, h.ndim)))  # global average pool: (B, 2c)
+        return self.head(h)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of scalar parameters (shared tensors counted once, as ``model.parameters()`` yields them)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def make_model(kind: str, data, **kwargs) -> nn.Module:
+    """Build ``"mlp"`` or ``"cnn"`` sized for ``data`` (a ``Dataset``); kwargs go to the constructor."""
+    if kind == "mlp":
+        return MLP(data.in_features, data.num_classes, **kwargs)
+    if kind == "cnn":
+        return CNN(data.input_shape, data.num_classes, **kwargs)
+    raise ValueError(f"unknown model kind {kind!r}; allowed: 'mlp', 'cnn'")

@@ -1,0 +1,18 @@
+"""One slider panel per chapter. Each module exposes ``panel(*, fast=False, device=None, seed=0) -> SliderPanel``.
+
+``PANELS`` maps a chapter number to its module so tests and benchmarks can open every panel.
+"""
+from __future__ import annotations
+
+import importlib
+
+PANELS = {
+    "01": "regviz.panels.overfitting",
+}
+
+
+def open_panel(chapter: str, **kwargs):
+    """Build chapter ``chapter``'s default panel (e.g. ``open_panel("01", fast=True)``)."""
+    if chapter not in PANELS:
+        raise ValueError(f"no panel for chapter {chapter!r}; chapters with panels: {', '.join(sorted(PANELS))}")
+    return importlib.import_module(PANELS[chapter]).panel(**kwargs)

@@ -1,0 +1,114 @@
+"""Plots. Every function takes stored results (History objects, numbers), draws on ``ax`` and returns it.
+
+Nothing here trains: a widget redraws from cached results.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+
+from .history import History
+
+_METRICS = {"loss": ("train_loss", "val_loss", "cross-entropy loss"),
+            "acc": ("train_acc", "val_acc", "accuracy")}
+
+
+def _ax(ax):
+    return ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
+
+
+def plot_curves(hist: History | Mapping[str, History], *, metric: str = "loss", ax=None, shade_gap: bool = True,
+                upto: int | None = None, mark_best: bool = True, title: str | None = None):
+    """Train (dashed) and validation (solid) curves per epoch, the gap between them shaded.
+
+    Args:
+        hist: one History, or ``{label: History}`` to overlay several (one colour each).
+        metric: ``"loss"`` or ``"acc"``.
+        upto: draw only the first ``upto`` epochs.
+        mark_best: dot at the epoch with the lowest validation loss.
+    """
+    if metric not in _METRICS:
+        raise ValueError(f"metric={metric!r}; allowed: {', '.join(_METRICS)}")
+    tr_key, va_key, ylabel = _METRICS[metric]
+    ax = _ax(ax)
+    runs = hist.items() if isinstance(hist, Mapping) else [(None, hist)]
+    for i, (label, h) in enumerate(runs):
+        h = h.truncated(upto) if upto else h
+        colour = f"C{i}"
+        ep, tr, va = h.epochs, getattr(h, tr_key), getattr(h, va_key)
+        name = f"{label}: " if label is not None else ""
+        ax.plot(ep, tr, "--", color=colour, label=f"{name}train")
+        ax.plot(ep, va, "-", color=colour, label=f"{name}validation")
+        if shade_gap and ep:
+            ax.fill_between(ep, tr, va, color=colour, alpha=0.15, lw=0,
+                            label="generalisation gap" if i == 0 else None)
+        if mark_best and h.best_epoch:
+            b = h.best_epoch
+            ax.plot([b], [getattr(h, va_key)[b - 1]], "o", color=colour, ms=6, mfc="white",
+                    label="best val. loss" if i == 0 else None)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if metric == "loss":
+        ax.set_yscale("log")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_sweep(values: Sequence[float], hists: Sequence[History], *, knob: str, metric: str = "loss",
+               at: str = "final", logx: bool = False, ax=None, title: str | None = None):
+    """A metric against a hyperparameter: train and validation, one point per run.
+
+    Args:
+        values: the knob's settings (x axis).  hists: one History per setting.
+        at: ``"final"`` (last epoch) or ``"best"`` (epoch with the lowest validation loss).
+    """
+    if len(values) != len(hists):
+        raise ValueError(f"{len(values)} values but {len(hists)} histories")
+    if at not in ("final", "best"):
+        raise ValueError(f"at={at!r}; allowed: 'final', 'best'")
+    tr_key, va_key, ylabel = _METRICS[metric]
+    ax = _ax(ax)
+    idx = [(h.best_epoch - 1 if at == "best" else -1) for h in hists]
+    ax.plot(values, [getattr(h, tr_key)[i] for h, i in zip(hists, idx)], "o--", label="train")
+    ax.plot(values, [getattr(h, va_key)[i] for h, i in zip(hists, idx)], "o-", label="validation")
+    if logx:
+        ax.set_xscale("symlog", linthresh=min([abs(v) for v in values if v] or [1])) if 0 in values \
+            else ax.set_xscale("log")
+    ax.set_xlabel(knob)
+    ax.set_ylabel(f"{ylabel} ({at} epoch)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+@torch.no_grad()
+def plot_decision_boundary(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor, *, ax=None,
+                           resolution: int = 200, title: str | None = None):
+    """Colour a 2-D plane by the model's predicted class and scatter the points (X: (N, 2), y: (N,))."""
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"decision boundaries need 2-D inputs, got X of shape {tuple(X.shape)}")
+    ax = _ax(ax)
+    Xc, yc = X.detach().cpu(), y.detach().cpu()
+    lo, hi = Xc.min(0).values - 0.3, Xc.max(0).values + 0.3
+    gx, gy = torch.meshgrid(torch.linspace(lo[0], hi[0], resolution), torch.linspace(lo[1], hi[1], resolution),
+                            indexing="xy")
+    grid = torch.stack([gx.flatten(), gy.flatten()], 1)
+    dev = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    pred = model(grid.to(dev)).argmax(1).cpu().reshape(resolution, resolution)
+    model.train(was)
+    k = int(max(yc.max(), pred.max())) + 1
+    ax.contourf(gx, gy, pred, levels=torch.arange(k + 1) - 0.5, cmap="coolwarm" if k == 2 else "viridis", alpha=0.3)
+    ax.scatter(Xc[:, 0], Xc[:, 1], c=yc, s=12, cmap="coolwarm" if k == 2 else "viridis", edgecolors="k", lw=0.3)
+    ax.set_xticks([]); ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
