@@ -69,3 +69,26 @@ def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def environment_report(device: str | torch.device | None = None) -> str:
+    """One line per fact: Python, torch, torchvision, regviz versions, CPU threads and the device used."""
+    import platform
+
+    from . import __version__
+
+    try:
+        import torchvision
+        tv = torchvision.__version__
+    except Exception as exc:  # noqa: BLE001 -- report, don't fail, in the first cell of a notebook
+        tv = f"not importable ({type(exc).__name__})"
+    dev = resolve_device(device)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or platform.machine()
+    return "\n".join([
+        f"python      {platform.python_version()}",
+        f"torch       {torch.__version__}",
+        f"torchvision {tv}",
+        f"regviz      {__version__}",
+        f"threads     {torch.get_num_threads()}",
+        f"device      {dev} ({name})",
+    ])
