@@ -1,11 +1,81 @@
 """Losses beyond plain cross-entropy.
 
+Label smoothing: Szegedy et al., "Rethinking the Inception Architecture for Computer Vision" (CVPR 2016).
 z-loss: Shazeer et al., Mesh-TensorFlow (2018); Chowdhery et al., "PaLM" (JMLR 2023, coefficient 1e-4);
 router z-loss: Zoph et al., "ST-MoE" (2022).
 """
 from __future__ import annotations
 
 import torch
+
+SMOOTHING_CONVENTIONS = ("pytorch", "others")
+
+
+def _check_eps(eps: float, num_classes: int) -> None:
+    if not (isinstance(num_classes, int) and not isinstance(num_classes, bool) and num_classes >= 2):
+        raise ValueError(f"num_classes={num_classes!r} must be an int >= 2")
+    if not (isinstance(eps, (int, float)) and 0.0 <= eps <= 1.0):
+        raise ValueError(f"eps={eps!r} must be a number in [0, 1]")
+
+
+def smooth_targets(y: torch.Tensor, num_classes: int, eps: float, *, convention: str = "pytorch") -> torch.Tensor:
+    """Label-smoothed soft targets.
+
+    ``convention="pytorch"`` (Szegedy et al. 2016, ``nn.CrossEntropyLoss(label_smoothing=eps)``):
+    ``(1 - eps) * one_hot + eps / K``, so the true class gets ``1 - eps + eps / K``.
+    ``convention="others"`` (seen in some code): ``1 - eps`` on the true class, ``eps / (K - 1)`` elsewhere.
+
+    Args:
+        y: (N,) int64 class labels.
+        num_classes: K.
+        eps: smoothing in [0, 1].
+
+    Returns:
+        (N, K) float32 targets; each row sums to 1. ``y`` is not modified.
+    """
+    _check_eps(eps, num_classes)
+    if convention not in SMOOTHING_CONVENTIONS:
+        raise ValueError(f"convention={convention!r}; allowed: {', '.join(SMOOTHING_CONVENTIONS)}")
+    if y.ndim != 1 or y.dtype.is_floating_point:
+        raise ValueError(f"y must be (N,) integer labels, got dtype {y.dtype} and shape {tuple(y.shape)}")
+    one_hot = torch.nn.functional.one_hot(y, num_classes).float()  # (N, K)
+    if convention == "pytorch":
+        return one_hot * (1.0 - eps) + eps / num_classes
+    off = eps / (num_classes - 1)
+    return one_hot * (1.0 - eps - off) + off
+
+
+def soft_target_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of ``-sum_k targets[k] * log_softmax(logits)[k]``.
+
+    Args:
+        logits: (N, K).
+        targets: (N, K) probabilities (rows sum to 1), e.g. from ``smooth_targets`` or mixup;
+            (N,) integer labels are accepted too (plain cross-entropy).
+
+    Returns:
+        A scalar tensor.
+    """
+    if targets.ndim == 1 and not targets.dtype.is_floating_point:
+        targets = torch.nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
+    if targets.shape != logits.shape:
+        raise ValueError(f"targets of shape {tuple(targets.shape)} do not match logits {tuple(logits.shape)}")
+    log_p = logits.log_softmax(-1)  # (N, K)
+    return -(targets * log_p).sum(-1).mean()
+
+
+def label_smoothing_loss(eps: float, num_classes: int):
+    """A ``loss_fn(logits, targets)`` for ``regviz.fit``: labels (N,) are smoothed with ``eps``, soft (N, K) targets
+    (e.g. from mixup) are used as given. ``fit`` reports this same loss for train and validation."""
+    _check_eps(eps, num_classes)
+
+    def loss_fn(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if targets.ndim == 1:
+            targets = smooth_targets(targets, num_classes, eps)
+        return soft_target_cross_entropy(logits, targets)
+
+    loss_fn.__name__ = f"label_smoothing_loss_eps{eps:g}"
+    return loss_fn
 
 
 def z_loss(logits: torch.Tensor) -> torch.Tensor:

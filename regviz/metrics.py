@@ -58,3 +58,79 @@ def diagnose(hist: History, *, underfit_acc: float = 0.9, gap_tol: float = 0.05,
     if rise > 0.01 or gap > gap_tol:
         return "beginning to overfit"
     return "good fit"
+
+
+def sparsity(model: torch.nn.Module, *, threshold: float = 0.0, weights_only: bool = True) -> float:
+    """Fraction of the model's weights with ``|w| <= threshold`` (``threshold=0``: exact zeros).
+
+    Args:
+        weights_only: count only tensors with ``ndim >= 2`` (weights, not biases or norm gains).
+    """
+    if not (isinstance(threshold, (int, float)) and threshold >= 0):
+        raise ValueError(f"threshold={threshold!r} must be a number >= 0")
+    ps = [p.detach() for p in model.parameters() if p.ndim >= 2 or not weights_only]
+    total = sum(p.numel() for p in ps)
+    if total == 0:
+        raise ValueError("the model has no parameters to measure")
+    return sum(int((p.abs() <= threshold).sum()) for p in ps) / total
+
+
+# ---------------------------------------------------------------- calibration (chapter 04)
+# ECE: Naeini, Cooper & Hauskrecht, "Obtaining well calibrated probabilities using Bayesian binning"
+# (AAAI 2015); Guo, Pleiss, Sun & Weinberger, "On calibration of modern neural networks" (ICML 2017).
+
+def _check_probs(probs: torch.Tensor, y: torch.Tensor, n_bins: int) -> None:
+    if probs.ndim != 2 or y.ndim != 1 or len(probs) != len(y) or len(y) == 0:
+        raise ValueError(f"probs must be (N, K) and y (N,) with N >= 1; got {tuple(probs.shape)} and {tuple(y.shape)}")
+    if not (isinstance(n_bins, int) and not isinstance(n_bins, bool) and n_bins >= 1):
+        raise ValueError(f"n_bins={n_bins!r} must be an int >= 1")
+
+
+@torch.no_grad()
+def reliability_data(probs: torch.Tensor, y: torch.Tensor, n_bins: int = 15) -> dict[str, list[float]]:
+    """Per-bin statistics of top-1 confidence: the numbers behind a reliability diagram.
+
+    Bins are equal-width on [0, 1]; bin m holds confidences in ((m-1)/M, m/M] (Guo et al. 2017).
+
+    Args:
+        probs: (N, K) predicted probabilities (softmax outputs).  y: (N,) labels.
+        n_bins: M.
+
+    Returns:
+        ``{"edges": M+1 floats, "confidence": M, "accuracy": M, "count": M}``; an empty bin has
+        confidence and accuracy ``nan`` and count 0.
+    """
+    _check_probs(probs, y, n_bins)
+    conf, pred = probs.float().max(1)  # (N,), (N,)
+    correct = (pred == y).float()
+    edges = torch.linspace(0, 1, n_bins + 1, device=conf.device)
+    idx = torch.bucketize(conf, edges[1:-1], right=False)  # conf in (e[m-1], e[m]] -> m (0-based)
+    count = torch.bincount(idx, minlength=n_bins).float()
+    conf_sum = torch.bincount(idx, weights=conf, minlength=n_bins)
+    acc_sum = torch.bincount(idx, weights=correct, minlength=n_bins)
+    nan = torch.full_like(count, float("nan"))
+    return {"edges": edges.tolist(),
+            "confidence": torch.where(count > 0, conf_sum / count.clamp(min=1), nan).tolist(),
+            "accuracy": torch.where(count > 0, acc_sum / count.clamp(min=1), nan).tolist(),
+            "count": count.tolist()}
+
+
+@torch.no_grad()
+def expected_calibration_error(probs: torch.Tensor, y: torch.Tensor, n_bins: int = 15) -> float:
+    """ECE = sum_m (|B_m| / N) * |accuracy(B_m) - confidence(B_m)| over equal-width top-1 confidence bins.
+
+    Args:
+        probs: (N, K) predicted probabilities.  y: (N,) labels.  n_bins: number of bins (15 as in Guo et al.).
+
+    Returns:
+        A float in [0, 1]; 0 means every bin's accuracy equals its mean confidence.
+    """
+    d = reliability_data(probs, y, n_bins)
+    n = len(y)
+    return float(sum(c / n * abs(a - p) for c, a, p in zip(d["count"], d["accuracy"], d["confidence"]) if c > 0))
+
+
+@torch.no_grad()
+def negative_log_likelihood(probs: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean ``-log p[y]`` (plain cross-entropy of the predicted probabilities, no smoothing). probs: (N, K), y: (N,)."""
+    return float(-probs.float().clamp_min(1e-12).log().gather(1, y.unsqueeze(1)).mean())
