@@ -1,0 +1,149 @@
+"""Tests for regviz.penalties (and metrics.sparsity): penalties, proximal L1, magnitude pruning, lottery ticket."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import prune
+
+from regviz import load_dataset
+from regviz.metrics import sparsity
+from regviz.models import MLP
+from regviz.penalties import (apply_masks_, decay_groups, elastic_net_penalty, fraction_kept, l1_penalty, l2_penalty,
+                              lottery_ticket, magnitude_masks, prox_l1_, soft_threshold)
+
+
+def _mlp(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.BatchNorm1d(5), nn.Linear(5, 3))
+
+
+class TestL2MatchesWeightDecay:
+    """An L2 penalty of lam * l2_penalty in the loss gives exactly SGD(weight_decay=lam)'s step."""
+
+    def test_sgd_steps_equal(self):
+        X, y = torch.randn(16, 6, generator=torch.Generator().manual_seed(1)), torch.arange(16) % 3
+        a, b = _mlp(), _mlp()
+        lam = 0.1
+        oa = torch.optim.SGD(a.parameters(), lr=0.1, momentum=0.9)
+        ob = torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9, weight_decay=lam)
+        for _ in range(5):
+            for m, o, pen in ((a, oa, True), (b, ob, False)):
+                loss = F.cross_entropy(m(X), y) + (lam * l2_penalty(m, weights_only=False) if pen else 0)
+                o.zero_grad(); loss.backward(); o.step()
+        for pa, pb in zip(a.parameters(), b.parameters()):
+            torch.testing.assert_close(pa, pb, atol=1e-6, rtol=1e-5)
+
+
+class TestElasticNet:
+    """Elastic net equals scikit-learn's penalty form and reduces to L1 / L2 at the ends."""
+
+    def test_formula(self):
+        m = _mlp()
+        w = torch.cat([p.flatten() for p in m.parameters() if p.ndim >= 2])
+        r = 0.3
+        ref = r * w.abs().sum() + (1 - r) * 0.5 * w.pow(2).sum()
+        torch.testing.assert_close(elastic_net_penalty(m, l1_ratio=r), ref)
+        torch.testing.assert_close(elastic_net_penalty(m, l1_ratio=1.0), l1_penalty(m))
+        torch.testing.assert_close(elastic_net_penalty(m, l1_ratio=0.0), l2_penalty(m))
+
+    def test_bad_ratio(self):
+        with pytest.raises(ValueError, match="l1_ratio"):
+            elastic_net_penalty(_mlp(), l1_ratio=1.5)
+
+
+class TestSoftThreshold:
+    """soft_threshold equals torch's softshrink; prox_l1_ produces exact zeros."""
+
+    def test_matches_softshrink(self):
+        w = torch.randn(1000, generator=torch.Generator().manual_seed(0))
+        torch.testing.assert_close(soft_threshold(w, 0.3), F.softshrink(w, 0.3))
+
+    def test_prox_zeros_small_weights(self):
+        m = _mlp()
+        before = {n: p.detach().clone() for n, p in m.named_parameters()}
+        prox_l1_(m, lr=0.5, l1=0.4)  # threshold 0.2
+        for n, p in m.named_parameters():
+            if p.ndim >= 2:
+                assert torch.equal(p == 0, before[n].abs() <= 0.2)
+            else:
+                assert torch.equal(p, before[n])  # biases / BN untouched by default
+
+    def test_negative_threshold(self):
+        with pytest.raises(ValueError, match="threshold"):
+            soft_threshold(torch.zeros(3), -1.0)
+
+
+class TestSparsity:
+    """sparsity counts exact zeros / small weights of the weight tensors only."""
+
+    def test_counts(self):
+        m = nn.Linear(4, 5)
+        with torch.no_grad():
+            m.weight.copy_(torch.tensor([0.0, 0.05, -0.2, 1.0]).repeat(5, 1))
+            m.bias.zero_()
+        assert sparsity(m) == 0.25
+        assert sparsity(m, threshold=0.1) == 0.5
+        assert sparsity(m, weights_only=False) == (5 + 5) / 25
+
+
+class TestMagnitudeMasks:
+    """magnitude_masks equals torch.nn.utils.prune.l1_unstructured applied round after round."""
+
+    def test_matches_torch_prune_iterative(self):
+        torch.manual_seed(0)
+        m = nn.Sequential(nn.Linear(30, 20), nn.ReLU(), nn.Linear(20, 10))
+        ref = [nn.Linear(30, 20), nn.Linear(20, 10)]
+        ref[0].load_state_dict(m[0].state_dict()); ref[1].load_state_dict(m[2].state_dict())
+        masks = None
+        for _ in range(3):
+            masks = magnitude_masks(m, 0.3, masks=masks)
+            for layer in ref:
+                prune.l1_unstructured(layer, "weight", amount=0.3)
+        assert torch.equal(masks["0.weight"], ref[0].weight_mask.bool())
+        assert torch.equal(masks["2.weight"], ref[1].weight_mask.bool())
+        assert abs(fraction_kept(masks) - 0.7 ** 3) < 0.01
+
+    def test_masked_weights_stay_zero_in_training(self):
+        m = _mlp()
+        masks = magnitude_masks(m, 0.5)
+        handles = apply_masks_(m, masks)
+        opt = torch.optim.AdamW(m.parameters(), lr=0.1, weight_decay=0.1)
+        X, y = torch.randn(32, 6), torch.arange(32) % 3
+        for _ in range(10):
+            opt.zero_grad(); F.cross_entropy(m(X), y).backward(); opt.step()
+        for n, mask in masks.items():
+            p = dict(m.named_parameters())[n]
+            assert torch.all(p[~mask] == 0) and torch.all(p[mask] != 0)
+        for h in handles:
+            h.remove()
+
+    def test_bad_amount(self):
+        with pytest.raises(ValueError, match="amount"):
+            magnitude_masks(_mlp(), 1.0)
+
+
+class TestLotteryTicket:
+    """lottery_ticket prunes the stated fractions and rewinds to the same initial weights."""
+
+    def test_rounds_and_fractions(self):
+        data = load_dataset("digits", n_train=200, n_val=200, device="cpu")
+        res = lottery_ticket(lambda: MLP(64, 10, width=32, depth=1), data, rounds=2, amount=0.5, epochs=2, lr=1e-2)
+        kept = [r["kept"] for r in res]
+        # hidden layer 64*32 loses 50% per round, output layer 32*10 loses 25% per round
+        expect = [(2048 * 0.5 ** k + 320 * 0.75 ** k) / 2368 for k in range(3)]
+        assert [round(k, 3) for k in kept] == [round(e, 3) for e in expect]
+        assert res[0]["history"].num_epochs == 2
+
+    def test_bad_reinit(self):
+        with pytest.raises(ValueError, match="reinit"):
+            lottery_ticket(lambda: _mlp(), None, reinit="shuffle")
+
+
+class TestDecayGroups:
+    """decay_groups puts biases and norm parameters at weight decay 0."""
+
+    def test_groups(self):
+        m = _mlp()
+        g = decay_groups(m, 0.1)
+        assert {id(p) for p in g[0]["params"]} == {id(m[0].weight), id(m[3].weight)}
+        assert len(g[1]["params"]) == 4 and g[1]["weight_decay"] == 0.0
