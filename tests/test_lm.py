@@ -1,0 +1,156 @@
+"""Tests for regviz.lm (tiny transformer LM, corpus, fit_lm) and regviz.losses.z_loss."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from regviz.lm import TinyLM, evaluate_lm, fit_lm, lm_dataset, stdlib_corpus
+from regviz.losses import z_loss
+from regviz.penalties import decay_groups
+
+
+class TestZLoss:
+    """z_loss = mean over tokens of logsumexp(logits)**2."""
+
+    def test_zero_when_log_z_is_zero(self):
+        """Logits already normalised (log-probabilities) give exactly zero."""
+        logits = torch.randn(4, 7, 11).log_softmax(-1)
+        assert float(z_loss(logits)) == pytest.approx(0.0, abs=1e-10)
+
+    def test_value_matches_formula(self):
+        """Shifting every logit by c gives log Z = c, so the loss is c**2."""
+        logits = torch.randn(3, 5, 9).log_softmax(-1) + 2.5
+        assert float(z_loss(logits)) == pytest.approx(6.25, rel=1e-5)
+
+    def test_gradient_matches_autograd_of_formula(self):
+        """Gradient equals autograd of (logsumexp)^2 averaged, and the closed form 2 log Z softmax / N."""
+        torch.manual_seed(0)
+        logits = torch.randn(2, 6, 13, dtype=torch.float64, requires_grad=True)
+        (g,) = torch.autograd.grad(z_loss(logits), logits)
+        ref_in = logits.detach().clone().requires_grad_()
+        (g_ref,) = torch.autograd.grad((torch.logsumexp(ref_in, -1) ** 2).mean(), ref_in)
+        closed = 2 * torch.logsumexp(logits, -1, keepdim=True) * logits.softmax(-1) / 12
+        assert torch.allclose(g, g_ref, atol=1e-12)
+        assert torch.allclose(g, closed.detach(), atol=1e-12)
+
+    def test_not_the_logit_sum(self):
+        """Logits summing to 0 can still have a large z-loss (it penalises log Z, not the sum)."""
+        logits = torch.tensor([[10.0, -10.0, 0.0]])
+        assert float(logits.sum()) == 0.0 and float(z_loss(logits)) > 99.0
+
+    def test_bad_shape(self):
+        """A 0-d tensor is rejected with ValueError."""
+        with pytest.raises(ValueError):
+            z_loss(torch.tensor(1.0))
+
+
+class TestCorpus:
+    """Offline corpus and block dataset."""
+
+    def test_stdlib_corpus_ascii_and_length(self):
+        """The corpus is printable ASCII plus newlines and honours max_chars."""
+        text = stdlib_corpus(20_000)
+        assert 10_000 < len(text) <= 20_000
+        assert all(c == "\n" or 32 <= ord(c) < 127 for c in text)
+
+    def test_blocks_are_shifted_by_one(self):
+        """y is X shifted by one character, and decoding X gives back the text."""
+        text = "the quick brown fox jumps over the lazy dog. " * 30
+        data, vocab = lm_dataset(text, block_size=16, device="cpu")
+        assert data.X_train.shape[1] == 16 and data.num_classes == len(set(text))
+        assert torch.equal(data.X_train[0, 1:], data.y_train[0, :-1])
+        assert "".join(vocab[i] for i in data.X_train[0].tolist()) == text[:16]
+
+    def test_bad_args(self):
+        """Bad block_size / file path raise ValueError."""
+        with pytest.raises(ValueError):
+            lm_dataset("abc" * 100, block_size=1)
+        from regviz.lm import load_text
+        with pytest.raises(ValueError):
+            load_text("/nonexistent/file.txt")
+
+
+class TestTinyLM:
+    """Shapes, causality and weight tying."""
+
+    def test_shapes(self):
+        """(B, T) ids -> (B, T, V) logits."""
+        m = TinyLM(20, 16, d_model=32, n_layers=2, n_heads=4)
+        assert m(torch.randint(0, 20, (3, 16))).shape == (3, 16, 20)
+        with pytest.raises(ValueError):
+            m(torch.randint(0, 20, (1, 17)))
+
+    def test_causal(self):
+        """Changing a later token leaves earlier positions' logits unchanged."""
+        torch.manual_seed(0)
+        m = TinyLM(20, 16, d_model=32).eval()
+        X = torch.randint(0, 20, (1, 16))
+        X2 = X.clone(); X2[0, 10] = (X[0, 10] + 1) % 20
+        assert torch.allclose(m(X)[0, :10], m(X2)[0, :10], atol=1e-6)
+        assert not torch.allclose(m(X)[0, 10:], m(X2)[0, 10:], atol=1e-6)
+
+    def test_weight_tying_shares_one_tensor(self):
+        """Tied: head.weight IS tok_emb.weight and the parameter count drops by exactly V * d."""
+        V, d = 50, 32
+        untied, tied = TinyLM(V, 16, d_model=d), TinyLM(V, 16, d_model=d, tie_weights=True)
+        assert tied.head.weight is tied.tok_emb.weight
+        n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731 (parameters() de-duplicates)
+        assert n(untied) - n(tied) == V * d
+        groups = decay_groups(tied, 0.1)
+        assert sum(p.numel() for g in groups for p in g["params"]) == n(tied)
+
+    def test_dropout_only_in_training(self):
+        """Eval mode is deterministic with dropout > 0; train mode is not."""
+        torch.manual_seed(0)
+        m = TinyLM(20, 16, d_model=32, p_embd=0.3, p_attn=0.3, p_resid=0.3)
+        X = torch.randint(0, 20, (2, 16))
+        m.eval()
+        assert torch.equal(m(X), m(X))
+        m.train()
+        assert not torch.equal(m(X), m(X))
+
+    def test_bad_p(self):
+        """p outside [0, 1) raises ValueError."""
+        with pytest.raises(ValueError):
+            TinyLM(20, 16, p_attn=1.0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return lm_dataset(stdlib_corpus(12_000), block_size=32, device="cpu")[0]
+
+
+class TestFitLM:
+    """The LM training loop."""
+
+    def test_learns_and_evaluates_consistently(self, data):
+        """Loss drops below the uniform ln(V) and the recorded val loss equals evaluate_lm's."""
+        torch.manual_seed(0)
+        m = TinyLM(data.num_classes, 32, d_model=32, n_layers=1)
+        h = fit_lm(m, data, epochs=3, lr=3e-3, device="cpu")
+        assert h.val_loss[-1] < math.log(data.num_classes) - 0.5
+        assert evaluate_lm(m, data.X_val, data.y_val)["loss"] == pytest.approx(h.val_loss[-1], rel=1e-6)
+
+    def test_z_loss_pulls_log_z_to_zero(self, data):
+        """With a large z-loss coefficient mean log Z ends >= 1.5 nats nearer 0 than without (from ln V at init)."""
+        out = {}
+        for c in (0.0, 0.1):
+            torch.manual_seed(0)
+            m = TinyLM(data.num_classes, 32, d_model=32, n_layers=1)
+            out[c] = fit_lm(m, data, epochs=3, lr=3e-3, z_loss_coef=c, device="cpu").extra["log_z"][-1]
+        assert abs(out[0.1]) < abs(out[0.0]) - 1.5
+
+    def test_same_seed_same_run(self, data):
+        """Two runs with one seed give identical losses."""
+        hs = []
+        for _ in range(2):
+            torch.manual_seed(1)
+            m = TinyLM(data.num_classes, 32, d_model=16, n_layers=1, p_resid=0.1)
+            hs.append(fit_lm(m, data, epochs=1, seed=3, device="cpu").val_loss)
+        assert hs[0] == hs[1]
+
+    def test_bad_args(self, data):
+        """Negative z_loss_coef raises ValueError."""
+        with pytest.raises(ValueError):
+            fit_lm(TinyLM(data.num_classes, 32, d_model=16), data, z_loss_coef=-1.0)
