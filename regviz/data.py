@@ -190,7 +190,8 @@ def load_dataset(
     g = torch.Generator().manual_seed(seed)
 
     if name in TOY_2D:
-        n_tr, n_va = n_train or 200, n_val or 1000
+        n_tr = 200 if n_train is None else n_train
+        n_va = 1000 if n_val is None else n_val
         for what, v in (("n_train", n_tr), ("n_val", n_va)):
             if not (isinstance(v, int) and v >= 1):
                 raise ValueError(f"{what}={v!r} must be an int >= 1")
@@ -209,7 +210,7 @@ def load_dataset(
         for what, v, avail in (("n_train", n_train, len(y_pool)), ("n_val", n_val, len(y_va))):
             if v is not None and not (isinstance(v, int) and 1 <= v <= avail):
                 raise ValueError(f"{what}={v!r} is not allowed for {name!r}: use an int from 1 to {avail}")
-        pick = torch.randperm(len(y_pool), generator=g)[: n_train or len(y_pool)]
+        pick = torch.randperm(len(y_pool), generator=g)[: len(y_pool) if n_train is None else n_train]
         X_tr, y_tr = X_pool[pick], y_pool[pick]
         if n_val is not None:
             X_va, y_va = X_va[:n_val], y_va[:n_val]

@@ -1,0 +1,51 @@
+import pytest
+import torch
+
+import regviz
+from regviz.device import default_device, resolve_device, seed_everything
+
+
+class TestDevice:
+    """Device choice and validation."""
+
+    def test_env_override(self, monkeypatch):
+        """REGVIZ_DEVICE wins over auto-detection."""
+        monkeypatch.setenv("REGVIZ_DEVICE", "cpu")
+        assert default_device() == torch.device("cpu")
+
+    def test_auto_prefers_cuda(self, monkeypatch):
+        """With no override, cuda is chosen when torch reports it available."""
+        monkeypatch.delenv("REGVIZ_DEVICE", raising=False)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        assert default_device().type == "cuda"
+
+    def test_auto_falls_back_to_cpu(self, monkeypatch):
+        """No cuda, no mps: cpu."""
+        monkeypatch.delenv("REGVIZ_DEVICE", raising=False)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+        assert default_device() == torch.device("cpu")
+
+    @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+    def test_unavailable_device(self):
+        """Asking for cuda where there is none names what is available."""
+        with pytest.raises(ValueError, match="not available.*cpu"):
+            resolve_device("cuda")
+
+    def test_malformed(self):
+        """A nonsense device string is a ValueError, not a RuntimeError from torch."""
+        with pytest.raises(ValueError, match="not a device name"):
+            resolve_device("gpu-please")
+
+    def test_seed_reproduces(self):
+        """Same seed, same random draws from torch."""
+        seed_everything(3); a = torch.rand(5)
+        seed_everything(3); b = torch.rand(5)
+        assert torch.equal(a, b)
+        with pytest.raises(ValueError):
+            seed_everything(1.5)
+
+    def test_report_mentions_versions(self):
+        """The first-cell report lists torch's version and the device."""
+        text = regviz.environment_report("cpu")
+        assert torch.__version__ in text and "device      cpu" in text

@@ -1,0 +1,68 @@
+import pytest
+import torch
+from torch import nn
+
+from regviz.models import CNN, MLP, count_parameters, make_model
+
+
+class TestMLP:
+    """MLP shapes, flattening and parameter count."""
+
+    def test_flat_and_image_inputs_agree(self):
+        """An (B, 1, 8, 8) batch and its flattened (B, 64) version give the same logits."""
+        torch.manual_seed(0)
+        m = MLP(64, 10, width=16, depth=2)
+        x = torch.randn(5, 1, 8, 8)
+        assert torch.equal(m(x), m(x.flatten(1)))
+
+    def test_parameter_count(self):
+        """64-256-256-10: (64*256+256) + (256*256+256) + (256*10+10) parameters."""
+        m = MLP(64, 10, width=256, depth=2)
+        assert count_parameters(m) == 64 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+
+    def test_depth_zero_is_logistic_regression(self):
+        """depth=0 is a single linear layer."""
+        m = MLP(4, 3, depth=0)
+        assert count_parameters(m) == 4 * 3 + 3
+
+    @pytest.mark.parametrize("kwargs", [dict(p=1.0), dict(p=-0.1), dict(width=0), dict(depth=-1)])
+    def test_bad_args(self, kwargs):
+        with pytest.raises(ValueError):
+            MLP(4, 3, **kwargs)
+
+    def test_dropout_only_in_train_mode(self):
+        """With p>0 two train-mode passes differ; eval mode is deterministic."""
+        torch.manual_seed(0)
+        m = MLP(8, 2, width=64, p=0.5)
+        x = torch.randn(4, 8)
+        assert not torch.equal(m(x), m(x))
+        m.eval()
+        assert torch.equal(m(x), m(x))
+
+
+class TestCNN:
+    """CNN for 1-D signals and images."""
+
+    @pytest.mark.parametrize("shape", [(40,), (2, 40), (1, 8, 8), (3, 32, 32)])
+    def test_shapes(self, shape):
+        m = CNN(shape, 10, channels=4)
+        assert m(torch.randn(3, *shape)).shape == (3, 10)
+
+    def test_bad_shape(self):
+        with pytest.raises(ValueError, match="input_shape"):
+            CNN((1, 2, 3, 4), 10)
+
+
+def test_make_model(digits):
+    """make_model sizes the model from the dataset; unknown kinds are a ValueError."""
+    assert make_model("mlp", digits, width=8)(digits.X_val[:2]).shape == (2, 10)
+    assert make_model("cnn", digits, channels=4)(digits.X_val[:2]).shape == (2, 10)
+    with pytest.raises(ValueError, match="allowed"):
+        make_model("resnet", digits)
+
+
+def test_count_shared_once():
+    """A tensor shared by two modules counts once."""
+    a = nn.Linear(3, 3, bias=False)
+    seq = nn.Sequential(a, a)
+    assert count_parameters(seq) == 9

@@ -1,0 +1,105 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from regviz import MLP, EarlyStopping, fit
+from regviz.train import evaluate, make_optimizer
+
+
+def _model(seed=0, **kw):
+    torch.manual_seed(seed)
+    return MLP(64, 10, width=32, **kw)
+
+
+class TestFit:
+    """The reference training loop."""
+
+    def test_history_lengths_and_learning(self, digits):
+        """One value per epoch; the training loss falls."""
+        h = fit(_model(), digits, epochs=5, lr=3e-3, progress=False, device="cpu")
+        assert len(h.train_loss) == len(h.val_loss) == len(h.val_acc) == len(h.lr) == 5
+        assert h.train_loss[-1] < h.train_loss[0]
+        assert 1 <= h.best_epoch <= 5 and h.config["lr"] == 3e-3
+
+    def test_deterministic(self, digits):
+        """Same seed on the CPU: identical histories; another seed: different."""
+        a = fit(_model(p=0.3), digits, epochs=3, seed=1, progress=False, device="cpu")
+        b = fit(_model(p=0.3), digits, epochs=3, seed=1, progress=False, device="cpu")
+        c = fit(_model(p=0.3), digits, epochs=3, seed=2, progress=False, device="cpu")
+        assert a.val_loss == b.val_loss and a.val_loss != c.val_loss
+
+    def test_matches_plain_loop(self, digits):
+        """fit's first epoch equals a hand-written loop with the same shuffling and optimiser."""
+        m_ref = _model()
+        g = torch.Generator().manual_seed(0)
+        opt = torch.optim.AdamW(m_ref.parameters(), lr=1e-3)
+        perm = torch.randperm(len(digits.y_train), generator=g)
+        for i in range(0, len(perm), 32):
+            idx = perm[i:i + 32]
+            loss = F.cross_entropy(m_ref(digits.X_train[idx]), digits.y_train[idx])
+            opt.zero_grad(); loss.backward(); opt.step()
+        m = _model()
+        h = fit(m, digits, epochs=1, batch_size=32, progress=False, device="cpu")
+        for p, q in zip(m.parameters(), m_ref.parameters()):
+            assert torch.allclose(p, q, atol=1e-5), (p - q).abs().max()
+        vl, va = evaluate(m_ref, digits.X_val, digits.y_val)
+        assert math.isclose(h.val_loss[0], vl, rel_tol=1e-5) and h.val_acc[0] == va
+
+    def test_evaluate_restores_mode(self, digits):
+        """evaluate switches dropout off and puts the model back in training mode."""
+        m = _model(p=0.5)
+        m.train()
+        a = evaluate(m, digits.X_val, digits.y_val)
+        b = evaluate(m, digits.X_val, digits.y_val)
+        assert a == b and m.training
+
+    def test_divergence_is_reported(self, digits):
+        """A huge learning rate with SGD blows up: stop_reason says so, history flags it."""
+        h = fit(_model(), digits, epochs=5, lr=1e6, optimizer="sgd", progress=False, device="cpu")
+        assert h.diverged and h.stop_reason.startswith("diverged")
+
+    def test_penalty_and_batch_transform_are_used(self, digits):
+        """A penalty changes the run; a batch_transform with soft targets trains."""
+        a = fit(_model(), digits, epochs=2, progress=False, device="cpu")
+        b = fit(_model(), digits, epochs=2, progress=False, device="cpu",
+                penalty=lambda m: 1e-2 * sum(p.abs().sum() for p in m.parameters()))
+        assert a.val_loss != b.val_loss
+
+        def to_soft(X, y, g):
+            return X, F.one_hot(y, 10).float()
+        c = fit(_model(), digits, epochs=2, progress=False, device="cpu", batch_transform=to_soft)
+        assert c.val_loss == pytest.approx(a.val_loss, rel=1e-5)  # one-hot soft targets = hard labels
+
+    def test_scheduler_recorded(self, digits):
+        """The lr in effect each epoch is recorded (StepLR halves it every epoch)."""
+        h = fit(_model(), digits, epochs=3, lr=0.1, optimizer="sgd", progress=False, device="cpu",
+                scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5))
+        assert h.lr == pytest.approx([0.1, 0.05, 0.025])
+
+    def test_early_stopping_restores_best(self, digits):
+        """With restore_best, the returned model's validation loss is the best epoch's."""
+        m = _model()
+        es = EarlyStopping(patience=2)
+        h = fit(m, digits, epochs=60, lr=1e-2, progress=False, device="cpu", early_stopping=es)
+        assert h.stop_reason.startswith("early stopping")
+        vl, _ = evaluate(m, digits.X_val, digits.y_val)
+        assert vl == pytest.approx(h.val_loss[h.best_epoch - 1], rel=1e-6)
+
+    @pytest.mark.parametrize("kwargs,match", [
+        (dict(epochs=0), "epochs"), (dict(lr=-1.0), "lr"), (dict(weight_decay=-0.1), "weight_decay"),
+        (dict(batch_size=0), "batch_size"), (dict(optimizer="lbfgs"), "allowed: adamw"),
+        (dict(scheduler_interval="batch"), "allowed"),
+    ])
+    def test_bad_args(self, digits, kwargs, match):
+        with pytest.raises(ValueError, match=match):
+            fit(_model(), digits, progress=False, device="cpu", **kwargs)
+
+
+def test_make_optimizer_kinds():
+    """Each name gives the torch optimiser of that name."""
+    p = [torch.nn.Parameter(torch.zeros(2))]
+    assert type(make_optimizer("adamw", p, lr=1e-3)) is torch.optim.AdamW
+    assert type(make_optimizer("adam", p, lr=1e-3)) is torch.optim.Adam
+    assert type(make_optimizer("sgd", p, lr=1e-3)) is torch.optim.SGD

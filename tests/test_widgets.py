@@ -1,0 +1,81 @@
+import pytest
+
+from regviz.history import History
+from regviz.widgets import SliderPanel, choice_slider, log_slider
+
+
+def _hist(scale, n=5):
+    return History(train_loss=[scale / (i + 1) for i in range(n)], val_loss=[scale * 1.2 / (i + 1) for i in range(n)],
+                   train_acc=[0.5] * n, val_acc=[0.4] * n)
+
+
+def _panel(run=None, **kw):
+    calls = []
+
+    def default_run(a, b):
+        calls.append((a, b))
+        return _hist(a + b)
+
+    def draw(result, fig, settings):
+        ax = fig.subplots()
+        ax.plot(result.truncated(settings["shown"]).val_loss)
+
+    p = SliderPanel(run or default_run,
+                    {"a": choice_slider("a", [1, 2, 3]), "b": log_slider("b", [0.0, 0.1, 1.0]),
+                     "shown": choice_slider("shown", [2, 5], 5)},
+                    draw, view_only=("shown",), **kw)
+    return p, calls
+
+
+class TestSliderPanel:
+    """Retrain on change, cache by setting, redraw view-only controls without retraining."""
+
+    def test_cache_and_view_only(self):
+        p, calls = _panel()
+        first = p.png
+        assert first.startswith(b"\x89PNG") and calls == [(1, 0.0)]
+        p.set(a=2)
+        assert calls == [(1, 0.0), (2, 0.0)] and p.png != first and not p.last_cached
+        p.set(a=1)  # revisited: no training
+        assert len(calls) == 2 and p.last_cached and p.png == first
+        p.set(shown=2)  # view-only: redraw, no training
+        assert len(calls) == 2 and p.png != first
+
+    def test_slider_change_triggers_update(self):
+        """Moving a slider widget (as the browser does) retrains and redraws."""
+        p, calls = _panel()
+        p.controls["b"].value = 1.0
+        assert calls[-1] == (1, 1.0) and "trained" in p.status_text
+
+    def test_precompute_fills_cache(self):
+        p, calls = _panel(precompute=lambda: [({"a": 3, "b": 0.1}, _hist(9))])
+        p.set(a=3, b=0.1)
+        assert p.last_cached and calls == [(1, 0.0)]
+
+    def test_error_becomes_message(self):
+        """An exception in run is shown in the status line; the notebook never sees a traceback."""
+        def bad(a, b):
+            if a == 2:
+                raise ValueError("a=2 is not allowed here")
+            return _hist(1)
+        p, _ = _panel(run=bad)
+        p.set(a=2)
+        assert "a=2 is not allowed here" in p.status_text and p.last_error.startswith("ValueError")
+        p.set(a=1)
+        assert p.last_error is None
+
+    def test_diverged_is_reported(self):
+        p, _ = _panel(run=lambda a, b: History(train_loss=[1, float("nan")], val_loss=[1, float("nan")],
+                                               train_acc=[0, 0], val_acc=[0, 0], stop_reason="diverged: x"))
+        assert "diverged" in p.status_text
+
+    def test_bad_set(self):
+        p, _ = _panel()
+        with pytest.raises(ValueError, match="unknown control"):
+            p.set(c=1)
+        with pytest.raises(ValueError, match="not a position"):
+            p.set(a=7)
+
+    def test_positions(self):
+        p, _ = _panel()
+        assert p.positions() == {"a": [1, 2, 3], "b": [0.0, 0.1, 1.0], "shown": [2, 5]}
