@@ -8,6 +8,8 @@ import importlib
 
 PANELS = {
     "01": "regviz.panels.overfitting",
+    "02": "regviz.panels.weight_decay",
+    "03": "regviz.panels.dropout",
 }
 
 
