@@ -1,0 +1,94 @@
+"""Tests for regviz.EarlyStopping, fit(..., early_stopping=...) and the patience replay of chapter 06."""
+import pytest
+import torch
+
+import regviz
+from regviz import EarlyStopping
+from regviz.panels.early_stopping import replay_early_stopping
+
+
+@pytest.fixture(scope="module")
+def noisy_data():
+    # label noise makes validation loss rise after a few epochs, so early stopping triggers
+    return regviz.load_dataset("mnist1d", n_train=400, n_val=300, label_noise=0.3, seed=0, device="cpu")
+
+
+def _model(data, seed=0):
+    torch.manual_seed(seed)
+    return regviz.MLP(data.in_features, data.num_classes, width=64, depth=2)
+
+
+class TestEarlyStoppingStep:
+    """The decision method on hand-made loss sequences."""
+
+    def test_stops_after_patience_bad_epochs(self):
+        """Best at epoch 2; with patience 3 it stops at epoch 5 and names the best epoch."""
+        es = EarlyStopping(patience=3)
+        decisions = [es.step(e, v) for e, v in enumerate([1.0, 0.5, 0.6, 0.7, 0.8], start=1)]
+        stops = [e for e, (s, _) in enumerate(decisions, start=1) if s]
+        assert stops[0] == 5 and es.best_epoch == 2 and "best epoch 2" in decisions[4][1]
+
+    def test_min_delta(self):
+        """An improvement smaller than min_delta does not reset the counter."""
+        es = EarlyStopping(patience=2, min_delta=0.1)
+        out = [es.step(e, v)[0] for e, v in enumerate([1.0, 0.95, 0.93], start=1)]
+        assert out == [False, False, True] and es.best_epoch == 1
+
+    def test_nan_stops(self):
+        """A non-finite loss stops at once with a 'diverged' reason."""
+        stop, why = EarlyStopping(patience=10).step(1, float("nan"))
+        assert stop and why.startswith("diverged")
+
+    @pytest.mark.parametrize("kw", [dict(patience=0), dict(patience=2.5), dict(min_delta=-1.0)])
+    def test_bad_args(self, kw):
+        """Bad patience / min_delta raise ValueError."""
+        with pytest.raises(ValueError):
+            EarlyStopping(**kw)
+
+
+class TestFitRestoresBest:
+    """fit(..., early_stopping=EarlyStopping(restore_best=True)) reloads the best epoch's weights."""
+
+    def test_restored_val_loss_equals_best_epoch(self, noisy_data):
+        """After stopping, evaluating the model gives the best epoch's recorded validation loss."""
+        model = _model(noisy_data)
+        es = EarlyStopping(patience=3)
+        h = regviz.fit(model, noisy_data, epochs=60, lr=3e-3, batch_size=50, early_stopping=es, progress=False,
+                       device="cpu")
+        assert h.stop_reason.startswith("early stopping") and h.num_epochs < 60
+        assert h.best_epoch < h.num_epochs  # the last epoch is worse, so restoring changes the weights
+        val_loss, _ = regviz.evaluate(model, noisy_data.X_val, noisy_data.y_val)
+        assert val_loss == pytest.approx(h.val_loss[h.best_epoch - 1], rel=1e-6)
+        assert val_loss < h.val_loss[-1] - 1e-4
+
+    def test_without_restore_keeps_last_weights(self, noisy_data):
+        """restore_best=False leaves the last epoch's weights in place."""
+        model = _model(noisy_data)
+        h = regviz.fit(model, noisy_data, epochs=60, lr=3e-3, batch_size=50, progress=False, device="cpu",
+                       early_stopping=EarlyStopping(patience=3, restore_best=False))
+        val_loss, _ = regviz.evaluate(model, noisy_data.X_val, noisy_data.y_val)
+        assert val_loss == pytest.approx(h.val_loss[-1], rel=1e-6)
+
+
+class TestReplay:
+    """replay_early_stopping agrees with an actual early-stopped fit."""
+
+    def test_hand_made_curve(self):
+        """Stop and best epochs on a known curve, and 'never triggers' returns the last epoch."""
+        curve = [3.0, 2.0, 1.5, 1.6, 1.7, 1.4, 1.8, 1.9, 2.0]
+        assert replay_early_stopping(curve, 2) == (5, 3)
+        assert replay_early_stopping(curve, 3) == (9, 6)
+        assert replay_early_stopping(curve, 10) == (9, 6)
+        with pytest.raises(ValueError):
+            replay_early_stopping([], 2)
+
+    @pytest.mark.parametrize("patience", [2, 4])
+    def test_matches_fit(self, noisy_data, patience):
+        """Replaying a full-length run predicts the epoch at which fit with early stopping stops."""
+        full = regviz.fit(_model(noisy_data), noisy_data, epochs=40, lr=3e-3, batch_size=50, progress=False,
+                          device="cpu")
+        stopped = regviz.fit(_model(noisy_data), noisy_data, epochs=40, lr=3e-3, batch_size=50, progress=False,
+                             device="cpu", early_stopping=EarlyStopping(patience=patience))
+        stop, best = replay_early_stopping(full.val_loss, patience)
+        assert (stop, best) == (stopped.num_epochs, stopped.best_epoch)
+        assert stopped.val_loss == full.val_loss[:stop]
