@@ -228,3 +228,27 @@ def lottery_ticket(make_model, data, *, rounds: int = 5, amount: float = 0.4, ou
                             val_acc=hist.val_acc[-1], val_loss=hist.val_loss[-1], best_val_acc=max(hist.val_acc),
                             history=hist))
     return results
+
+
+class ProximalSGD(torch.optim.SGD):
+    """Plain SGD on the data loss followed by the L1 proximal step (ISTA when ``momentum=0``).
+
+    Weights (``ndim >= 2``) of every group are soft-thresholded by ``lr * l1`` after each step; biases are not.
+    Use with ``fit(..., optimizer=lambda params, lr, weight_decay: ProximalSGD(params, lr=lr, l1=...))``.
+    """
+
+    def __init__(self, params, lr: float, l1: float, momentum: float = 0.0):
+        if not (isinstance(l1, (int, float)) and l1 >= 0):
+            raise ValueError(f"l1={l1!r} must be a number >= 0")
+        super().__init__(params, lr=lr, momentum=momentum)
+        self.l1 = float(l1)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = super().step(closure)
+        for group in self.param_groups:
+            t = group["lr"] * self.l1
+            for p in group["params"]:
+                if p.ndim >= 2:
+                    p.copy_(soft_threshold(p, t))
+        return loss

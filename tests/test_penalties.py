@@ -8,7 +8,7 @@ from torch.nn.utils import prune
 from regviz import load_dataset
 from regviz.metrics import sparsity
 from regviz.models import MLP
-from regviz.penalties import (apply_masks_, decay_groups, elastic_net_penalty, fraction_kept, l1_penalty, l2_penalty,
+from regviz.penalties import (ProximalSGD, apply_masks_, decay_groups, elastic_net_penalty, fraction_kept, l1_penalty, l2_penalty,
                               lottery_ticket, magnitude_masks, prox_l1_, soft_threshold)
 
 
@@ -147,3 +147,18 @@ class TestDecayGroups:
         g = decay_groups(m, 0.1)
         assert {id(p) for p in g[0]["params"]} == {id(m[0].weight), id(m[3].weight)}
         assert len(g[1]["params"]) == 4 and g[1]["weight_decay"] == 0.0
+
+
+class TestProximalSGD:
+    """ProximalSGD is SGD followed by soft_threshold(lr * l1) of the weights."""
+
+    def test_step_equals_sgd_then_softshrink(self):
+        a, b = _mlp(), _mlp()
+        X, y = torch.randn(16, 6), torch.arange(16) % 3
+        oa = ProximalSGD(a.parameters(), lr=0.1, l1=0.5)
+        ob = torch.optim.SGD(b.parameters(), lr=0.1)
+        for m, o in ((a, oa), (b, ob)):
+            o.zero_grad(); F.cross_entropy(m(X), y).backward(); o.step()
+        for pa, pb in zip(a.parameters(), b.parameters()):
+            torch.testing.assert_close(pa, F.softshrink(pb, 0.05) if pb.ndim >= 2 else pb)
+        assert sparsity(a) > 0.1 and sparsity(b) == 0
