@@ -112,3 +112,92 @@ def plot_decision_boundary(model: torch.nn.Module, X: torch.Tensor, y: torch.Ten
     if title:
         ax.set_title(title)
     return ax
+
+
+# ---------------------------------------------------------------- calibration and images (chapters 04-05)
+
+def plot_reliability(data: Mapping[str, Sequence[float]], *, ax=None, label: str | None = None, colour: str = "C0",
+                     ece: float | None = None, title: str | None = None):
+    """Reliability diagram: accuracy per confidence bin as bars against the diagonal (perfect calibration).
+
+    Args:
+        data: ``regviz.metrics.reliability_data(probs, y)`` (bin edges, accuracy, confidence, count).
+        label: legend entry; ``ece`` (if given) is appended to it.
+    Bars below the diagonal: overconfident in that bin; above: underconfident. Empty bins are skipped.
+    """
+    ax = _ax(ax)
+    edges = data["edges"]
+    width = edges[1] - edges[0]
+    pts = [(lo, a, c) for lo, a, c, n in zip(edges[:-1], data["accuracy"], data["confidence"], data["count"]) if n > 0]
+    name = (label or "accuracy") + (f" (ECE {ece:.3f})" if ece is not None else "")
+    ax.bar([p[0] for p in pts], [p[1] for p in pts], width=width, align="edge", color=colour, alpha=0.45,
+           edgecolor=colour, label=name)
+    ax.plot([p[2] for p in pts], [p[1] for p in pts], "o", color=colour, ms=3)  # (mean confidence, accuracy)
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+    ax.set_xlim(0, 1); ax.set_ylim(0, 1)
+    ax.set_xlabel("top-1 confidence"); ax.set_ylabel("accuracy in bin")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_confidence_hist(confidences: Mapping[str, Sequence[float]], *, ax=None, bins: int = 20,
+                         title: str | None = None):
+    """Histograms of top-1 confidence, one per run (``{label: confidences}``), on [0, 1]."""
+    ax = _ax(ax)
+    for i, (label, conf) in enumerate(confidences.items()):
+        c = torch.as_tensor(conf, dtype=torch.float32).cpu()
+        ax.hist(c.numpy(), bins=bins, range=(0, 1), alpha=0.5, color=f"C{i}",
+                label=f"{label} (mean {float(c.mean()):.2f})")
+    ax.set_xlabel("top-1 confidence"); ax.set_ylabel("examples")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_gallery(X: torch.Tensor, *, labels: Sequence[str] | None = None, nrow: int = 8, ax=None,
+                 title: str | None = None, cmap: str = "gray_r"):
+    """Images (N, C, H, W) in [0, 1] as one grid (``torchvision.utils.make_grid``), a caption under each.
+
+    Args:
+        labels: optional N short captions (e.g. class or soft-target text).
+        nrow: images per row.
+    """
+    from torchvision.utils import make_grid
+
+    if X.ndim != 4:
+        raise ValueError(f"plot_gallery needs images (N, C, H, W), got shape {tuple(X.shape)}")
+    ax = _ax(ax)
+    pad = 2
+    H, W = X.shape[-2:]
+    grid = make_grid(X.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=pad, pad_value=0.5)
+    img = grid[0] if X.shape[1] == 1 else grid.permute(1, 2, 0)
+    ax.imshow(img.numpy(), cmap=cmap if X.shape[1] == 1 else None, vmin=0, vmax=1, interpolation="nearest")
+    if labels is not None:
+        for i, text in enumerate(labels):
+            r, c = divmod(i, nrow)
+            ax.text(pad + c * (W + pad) + W / 2, pad + r * (H + pad) + H + pad / 2 - 0.5, text, ha="center",
+                    va="center", fontsize=7, color="darkred",
+                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7))
+    ax.set_xticks([]); ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_projection(points: torch.Tensor, y: torch.Tensor, *, ax=None, title: str | None = None):
+    """Scatter of 2-D points (N, 2) coloured by label (N,), e.g. ``calibration.template_projection``."""
+    ax = _ax(ax)
+    P, Y = points.detach().float().cpu(), y.detach().cpu()
+    for i, k in enumerate(Y.unique().tolist()):
+        m = Y == k
+        ax.scatter(P[m, 0], P[m, 1], s=6, alpha=0.6, color=f"C{i}", label=f"class {k}")
+    ax.set_aspect("equal", adjustable="datalim")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8, markerscale=2)
+    ax.grid(alpha=0.3)
+    return ax
