@@ -1,0 +1,97 @@
+"""Expected calibration error, reliability data and temperature scaling."""
+import pytest
+import torch
+
+from regviz.calibration import cluster_spread, fit_temperature, template_projection
+from regviz.metrics import expected_calibration_error, negative_log_likelihood, reliability_data
+
+
+def _reference_ece(probs, y, n_bins):
+    """Loop version of Guo et al.'s definition, bins ((m-1)/M, m/M]."""
+    conf, pred = probs.max(1)
+    acc = (pred == y).float()
+    total = 0.0
+    for m in range(n_bins):
+        lo, hi = m / n_bins, (m + 1) / n_bins
+        inside = (conf > lo) & (conf <= hi)
+        if inside.any():
+            total += inside.float().mean() * (acc[inside].mean() - conf[inside].mean()).abs()
+    return float(total)
+
+
+class TestECE:
+    """ECE against a loop reference and hand-made cases."""
+
+    def test_matches_loop_reference(self):
+        """Vectorised ECE equals the bin-by-bin loop for random predictions."""
+        g = torch.Generator().manual_seed(0)
+        probs = (2 * torch.randn(500, 10, generator=g)).softmax(1)
+        y = torch.randint(0, 10, (500,), generator=g)
+        for n_bins in (1, 5, 15):
+            assert abs(expected_calibration_error(probs, y, n_bins) - _reference_ece(probs, y, n_bins)) < 1e-6
+
+    def test_hand_computed_case(self):
+        """Four predictions at confidence 0.9, three right: ECE = |0.75 - 0.9| = 0.15."""
+        probs = torch.tensor([[0.9, 0.1]] * 4)
+        y = torch.tensor([0, 0, 0, 1])
+        assert abs(expected_calibration_error(probs, y) - 0.15) < 1e-6
+
+    def test_perfectly_calibrated_sampling(self):
+        """Labels drawn from the predicted distribution give a small ECE; always-wrong labels a large one."""
+        g = torch.Generator().manual_seed(1)
+        probs = (1.5 * torch.randn(20000, 5, generator=g)).softmax(1)
+        y = torch.multinomial(probs, 1, generator=g).squeeze(1)
+        assert expected_calibration_error(probs, y) < 0.02
+        wrong = (probs.argmax(1) + 1) % 5
+        assert abs(expected_calibration_error(probs, wrong) - float(probs.max(1).values.mean())) < 1e-5
+
+    def test_reliability_counts_and_edges(self):
+        """Counts sum to N; a confidence exactly on an edge goes to the lower bin."""
+        probs = torch.tensor([[0.6, 0.4], [0.95, 0.05], [0.5, 0.5]])
+        d = reliability_data(probs, torch.tensor([0, 1, 0]), n_bins=10)
+        assert sum(d["count"]) == 3
+        assert d["count"][5] == 1 and d["count"][4] == 1 and d["count"][9] == 1  # 0.6 -> (0.5, 0.6], 0.5 -> (0.4, 0.5]
+
+    def test_nll_matches_cross_entropy(self):
+        """NLL of softmax probabilities equals F.cross_entropy on the logits."""
+        g = torch.Generator().manual_seed(2)
+        logits = torch.randn(30, 4, generator=g)
+        y = torch.randint(0, 4, (30,), generator=g)
+        assert abs(negative_log_likelihood(logits.softmax(1), y) - float(torch.nn.functional.cross_entropy(logits, y))) < 1e-5
+
+    def test_bad_arguments(self):
+        """Mismatched shapes and n_bins < 1 raise ValueError."""
+        with pytest.raises(ValueError):
+            expected_calibration_error(torch.rand(3, 2), torch.tensor([0, 1]))
+        with pytest.raises(ValueError):
+            expected_calibration_error(torch.rand(2, 2), torch.tensor([0, 1]), n_bins=0)
+
+
+class TestTemperature:
+    """Temperature scaling recovers a known temperature."""
+
+    def test_recovers_true_temperature(self):
+        """Logits scaled by 3 from a calibrated model give T close to 3."""
+        g = torch.Generator().manual_seed(3)
+        logits = 2 * torch.randn(20000, 5, generator=g)
+        y = torch.multinomial(logits.softmax(1), 1, generator=g).squeeze(1)
+        T = fit_temperature(3.0 * logits, y)
+        assert abs(T - 3.0) < 0.1
+
+
+class TestProjection:
+    """Template projection and the cluster-spread ratio."""
+
+    def test_templates_map_to_a_triangle(self):
+        """The three templates project to points whose pairwise distances equal theirs in D dimensions."""
+        g = torch.Generator().manual_seed(4)
+        W = torch.randn(5, 16, generator=g)
+        P = template_projection(W[[0, 2, 4]], W, (0, 2, 4))
+        torch.testing.assert_close(torch.pdist(P), torch.pdist(W[[0, 2, 4]]), rtol=1e-4, atol=1e-4)
+
+    def test_cluster_spread(self):
+        """Two tight clusters far apart have a small ratio; shrinking the spread halves it."""
+        pts = torch.tensor([[0.0, 1.0], [0.0, -1.0], [10.0, 1.0], [10.0, -1.0]])
+        y = torch.tensor([0, 0, 1, 1])
+        assert abs(cluster_spread(pts, y) - 0.1) < 1e-6
+        assert abs(cluster_spread(pts * torch.tensor([1.0, 0.5]), y) - 0.05) < 1e-6
