@@ -9,7 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .data import Dataset
+from .device import resolve_device
+from .history import History
+from .losses import label_smoothing_loss
 from .metrics import expected_calibration_error, negative_log_likelihood
+from .train import fit
 
 
 @torch.no_grad()
@@ -49,6 +54,28 @@ class CalibrationRecorder:
             hist.extra.setdefault(key, []).append(value)
         if self.keep_logits:
             self.logits.append(logits.detach().cpu())
+
+
+def fit_recording(model: nn.Module, data: Dataset, *, eps: float = 0.0, device=None,
+                  **fit_kwargs) -> tuple[History, list[torch.Tensor]]:
+    """``regviz.fit`` with label smoothing ``eps`` (soft targets from a ``batch_transform`` also work) and a
+    ``CalibrationRecorder`` on the validation set.
+
+    Args:
+        model, data, device, fit_kwargs: as in ``fit`` (``loss_fn`` and ``on_epoch_end`` are set here).
+        eps: label smoothing; the loss is ``label_smoothing_loss(eps, K)`` (``fit`` reports that smoothed loss
+            as train/val loss; the plain NLL is in ``hist.extra["val_nll"]``).
+
+    Returns:
+        ``(history, logits)``: ``logits[e]`` is the (N_val, K) validation logits after epoch ``e + 1`` (CPU).
+    """
+    dev = resolve_device(device)
+    data = data.to(dev)
+    rec = CalibrationRecorder(data.X_val, data.y_val)
+    hist = fit(model, data, device=dev, loss_fn=label_smoothing_loss(eps, data.num_classes), on_epoch_end=rec,
+               **fit_kwargs)
+    hist.config["eps"] = eps
+    return hist, rec.logits
 
 
 def fit_temperature(logits: torch.Tensor, y: torch.Tensor, *, max_iter: int = 100) -> float:

@@ -10,6 +10,8 @@ PANELS = {
     "01": "regviz.panels.overfitting",
     "02": "regviz.panels.weight_decay",
     "03": "regviz.panels.dropout",
+    "04": "regviz.panels.label_smoothing",
+    "05": "regviz.panels.augmentation",
     "06": "regviz.panels.early_stopping",
     "07": "regviz.panels.llm",
 }
