@@ -1,0 +1,84 @@
+"""Capacity experiments: width sweeps of trained MLPs and of random-features models (double descent).
+
+Double descent: Belkin et al., "Reconciling modern machine-learning practice and the classical bias-variance
+trade-off", PNAS 2019 (random features); Nakkiran et al., "Deep Double Descent", ICLR 2020 (trained networks).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .data import Dataset
+from .history import History
+from .models import MLP
+from .train import fit
+
+
+def width_sweep(data: Dataset, widths: Sequence[int], *, depth: int = 1, epochs: int = 100, lr: float = 1e-3,
+                batch_size: int = 64, seed: int = 0, device=None, progress: bool = True) -> list[History]:
+    """Train one MLP per width (same seed, same data); returns one History per width, in order."""
+    hists = []
+    it = widths
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(widths, desc="width sweep", leave=False)
+    for w in it:
+        torch.manual_seed(seed)
+        model = MLP(data.in_features, data.num_classes, width=int(w), depth=depth)
+        h = fit(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, progress=False)
+        h.config["width"] = int(w)
+        hists.append(h)
+    return hists
+
+
+def _min_norm_lstsq(P: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """pinv(P) @ Y through the smaller Gram matrix (pinv itself is ~100x slower on CPU here).
+
+    Args:
+        P: (N, w) features.  Y: (N, K) targets.
+    Returns:
+        (w, K): the least-squares solution of smallest norm.
+    """
+    n, w = P.shape
+    if w >= n:  # under-determined: beta = P^T (P P^T)^+ Y
+        return P.T @ torch.linalg.lstsq(P @ P.T, Y, driver="gelsd").solution
+    return torch.linalg.lstsq(P.T @ P, P.T @ Y, driver="gelsd").solution  # over-determined: normal equations
+
+
+@torch.no_grad()
+def random_features_sweep(data: Dataset, widths: Sequence[int], *, seed: int = 0) -> dict[str, list[float]]:
+    """Two-layer ReLU network with a frozen random first layer; the last layer is the minimum-norm
+    least-squares fit to one-hot targets (what gradient descent from zero converges to).
+
+    Args:
+        data: any Dataset (inputs are flattened and standardised with training statistics).
+        widths: numbers of random ReLU features.
+
+    Returns:
+        ``{"width", "train_mse", "val_mse", "train_err", "val_err", "weight_norm"}``, one entry per width.
+        The interpolation threshold is at width == number of training examples.
+    """
+    g = torch.Generator().manual_seed(seed)
+    Xtr, Xva = data.X_train.flatten(1).double().cpu(), data.X_val.flatten(1).double().cpu()
+    mu, sd = Xtr.mean(0), Xtr.std(0).clamp_min(1e-8)
+    Xtr, Xva = (Xtr - mu) / sd, (Xva - mu) / sd
+    Ytr = F.one_hot(data.y_train.cpu(), data.num_classes).double()
+    d = Xtr.shape[1]
+    W_all = torch.randn(d, max(widths), generator=g, dtype=torch.float64) / d ** 0.5
+    b_all = torch.randn(max(widths), generator=g, dtype=torch.float64) * 0.1
+    out = {k: [] for k in ("width", "train_mse", "val_mse", "train_err", "val_err", "weight_norm")}
+    for w in widths:
+        W, b = W_all[:, :w], b_all[:w]  # nested features: width w uses the first w of them
+        Ptr, Pva = torch.relu(Xtr @ W + b), torch.relu(Xva @ W + b)  # (N, w)
+        beta = _min_norm_lstsq(Ptr, Ytr)  # (w, K)
+        ztr, zva = Ptr @ beta, Pva @ beta
+        Yva = F.one_hot(data.y_val.cpu(), data.num_classes).double()
+        out["width"].append(int(w))
+        out["train_mse"].append(float(((ztr - Ytr) ** 2).sum(1).mean()))
+        out["val_mse"].append(float(((zva - Yva) ** 2).sum(1).mean()))
+        out["train_err"].append(float((ztr.argmax(1) != data.y_train.cpu()).double().mean()))
+        out["val_err"].append(float((zva.argmax(1) != data.y_val.cpu()).double().mean()))
+        out["weight_norm"].append(float(beta.norm()))
+    return out
