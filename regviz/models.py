@@ -104,3 +104,37 @@ def make_model(kind: str, data, **kwargs) -> nn.Module:
     if kind == "cnn":
         return CNN(data.input_shape, data.num_classes, **kwargs)
     raise ValueError(f"unknown model kind {kind!r}; allowed: 'mlp', 'cnn'")
+
+
+class ResidualMLP(nn.Module):
+    """Linear stem -> ``blocks`` x [x + DropPath(Linear(ReLU(Linear(LayerNorm(x)))))] -> LayerNorm -> Linear.
+
+    Stochastic depth (Huang et al., ECCV 2016) with their linear decay rule: block l of L (1-based) drops its
+    residual branch with probability ``drop_path * l / L`` in training mode.
+
+    Args:
+        in_features, num_classes: as ``MLP``.  width: residual stream width.  blocks: number of residual blocks.
+        drop_path: drop probability of the last block, in [0, 1).
+    """
+
+    def __init__(self, in_features: int, num_classes: int, width: int = 128, blocks: int = 4, drop_path: float = 0.0):
+        super().__init__()
+        from .layers import DropPath
+
+        for name, v in (("in_features", in_features), ("num_classes", num_classes), ("width", width),
+                        ("blocks", blocks)):
+            _check_pos_int(name, v)
+        _check_p(drop_path)
+        self.stem = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width))
+        self.branches = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))
+            for _ in range(blocks))
+        self.drops = nn.ModuleList(DropPath(drop_path * (i + 1) / blocks) for i in range(blocks))
+        self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, *input_shape) -> (B, num_classes) logits."""
+        h = self.stem(x)  # (B, width)
+        for branch, drop in zip(self.branches, self.drops):
+            h = h + drop(branch(h))
+        return self.head(h)

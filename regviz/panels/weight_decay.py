@@ -8,13 +8,14 @@ import torch
 from ..data import load_dataset
 from ..device import resolve_device
 from ..models import MLP
-from ..penalties import decay_groups, l1_penalty
+from ..penalties import ProximalSGD, decay_groups, l1_penalty
 from ..plots import plot_curves
 from ..train import fit
 from ..widgets import SliderPanel, choice_slider, log_slider
 
 LAMBDAS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 PENALTIES = ("L2", "L1")
+KINDS = ("L2", "L1", "L1-prox")  # what train_setting accepts; the panel offers PENALTIES
 DEFAULT = dict(penalty="L2", lam=1e-3)
 SMALL = 1e-3  # "near zero" for the histogram's title
 
@@ -24,18 +25,19 @@ def _weights(model) -> torch.Tensor:
 
 
 def train_setting(*, penalty: str, lam: float, epochs: int = 60, marks=(), seed: int = 0, device=None,
-                  lr: float = 0.05):
-    """One digits run (300 examples, MLP 2x128, SGD momentum 0.9, batch 32).
+                  lr: float = 0.05, momentum: float = 0.9, n_train: int = 300):
+    """One digits run (``n_train`` examples, MLP 2x128, SGD, batch 32).
 
     ``"L2"``: ``SGD(weight_decay=lam)`` on the weights (biases at 0, via ``decay_groups``), i.e. the loss
-    plus ``lam * l2_penalty``; ``"L1"``: the loss plus ``lam * l1_penalty`` (subgradient steps).
+    plus ``lam * l2_penalty``; ``"L1"``: the loss plus ``lam * l1_penalty`` (subgradient steps);
+    ``"L1-prox"``: SGD on the data loss, then ``soft_threshold(w, lr * lam)`` (``ProximalSGD``).
 
     Returns:
         ``{"history": History, "weights": {epoch: flat weight tensor}}`` for each epoch in ``marks``.
     """
-    if penalty not in PENALTIES:
-        raise ValueError(f"penalty={penalty!r}; allowed: {', '.join(PENALTIES)}")
-    data = load_dataset("digits", n_train=300, seed=seed, device=device)
+    if penalty not in KINDS:
+        raise ValueError(f"penalty={penalty!r}; allowed: {', '.join(KINDS)}")
+    data = load_dataset("digits", n_train=n_train, seed=seed, device=device)
     torch.manual_seed(seed)
     model = MLP(data.in_features, data.num_classes, width=128, depth=2)
     snaps = {}
@@ -44,12 +46,15 @@ def train_setting(*, penalty: str, lam: float, epochs: int = 60, marks=(), seed:
         if epoch in marks:
             snaps[epoch] = _weights(m)
 
+    common = dict(epochs=epochs, lr=lr, momentum=momentum, batch_size=32, seed=seed, device=device, progress=False,
+                  on_epoch_end=snap)
     if penalty == "L2":
-        hist = fit(model, data, epochs=epochs, lr=lr, optimizer="sgd", params=decay_groups(model, lam),
-                   batch_size=32, seed=seed, device=device, progress=False, on_epoch_end=snap)
+        hist = fit(model, data, optimizer="sgd", params=decay_groups(model, lam), **common)
+    elif penalty == "L1":
+        hist = fit(model, data, optimizer="sgd", penalty=(lambda m: lam * l1_penalty(m)) if lam else None, **common)
     else:
-        hist = fit(model, data, epochs=epochs, lr=lr, optimizer="sgd", batch_size=32, seed=seed, device=device,
-                   progress=False, on_epoch_end=snap, penalty=(lambda m: lam * l1_penalty(m)) if lam else None)
+        hist = fit(model, data, optimizer=lambda params, lr, weight_decay: ProximalSGD(params, lr=lr, l1=lam,
+                                                                                      momentum=momentum), **common)
     return {"history": hist, "weights": snaps}
 
 
@@ -57,8 +62,8 @@ def panel(*, fast: bool = False, device=None, seed: int = 0) -> SliderPanel:
     """The chapter-02 panel. Opening it trains the L2 grid (every lambda); L1 settings train on demand
     (about a second each on a 2-core CPU) and are cached."""
     dev = resolve_device(device)
-    max_epochs = 30 if fast else 60
-    marks = (5, 10, 20, 30) if fast else (10, 20, 40, 60)
+    max_epochs = 20 if fast else 40
+    marks = (5, 10, 15, 20) if fast else (10, 20, 30, 40)
     done: dict[tuple, dict] = {}
 
     def run(penalty, lam):
