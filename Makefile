@@ -14,11 +14,14 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	@echo "== setting up $(VENV) with $(PY) (pinned set in requirements/constraints.txt)"
 	@test -n "$(PY)" || { echo "Python 3.10+ not found: install python3.11" >&2; exit 1; }
 	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e ".[test]" \
+		2> >(grep -v "^WARNING: Location .* is ignored" >&2)
 	touch $(STAMP)
 
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	cd notebooks && ../$(BIN)/jupyter lab
+	cd notebooks && ../$(BIN)/jupyter lab $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	@bash scripts/ensure-chromium.sh
