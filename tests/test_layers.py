@@ -106,3 +106,19 @@ class TestMCDropout:
         mean, std = mc_dropout_predict(net, X, num_samples=5)
         torch.testing.assert_close(mean, net.eval()(X).softmax(-1))
         assert torch.all(std == 0)
+
+
+class TestResidualMLPDropPath:
+    """ResidualMLP's DropPath rates follow the linear decay rule and only act in training mode."""
+
+    def test_rates_and_eval(self):
+        from regviz.models import ResidualMLP
+        torch.manual_seed(0)
+        m = ResidualMLP(8, 3, width=16, blocks=4, drop_path=0.4)
+        assert [round(d.p, 6) for d in m.drops] == [0.1, 0.2, 0.3, 0.4]
+        x = torch.randn(6, 8)
+        m.eval()
+        torch.testing.assert_close(m(x), m(x))
+        ref = ResidualMLP(8, 3, width=16, blocks=4, drop_path=0.0)
+        ref.load_state_dict(m.state_dict())
+        torch.testing.assert_close(m(x), ref.eval()(x))  # eval mode: identical to the model without DropPath
