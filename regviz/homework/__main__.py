@@ -1,0 +1,58 @@
+"""Command line: `python -m regviz.homework release SRC --out DIR` and `... grade SUBMISSIONS --out CSV`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .grade import grade
+from .release import release
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage block
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `release` / `grade` argument parser."""
+    p = _Parser(prog="python -m regviz.homework", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r = sub.add_parser("release", help="write student copies (solutions stubbed, outputs cleared)")
+    r.add_argument("src", help="folder of chapter notebooks (NN_name.ipynb) or one notebook")
+    r.add_argument("--out", required=True, help="folder for the student copies")
+    r.add_argument("--chapter", action="append", help="only this chapter (01, 1, 01_overfitting, overfitting); repeatable")
+    g = sub.add_parser("grade", help="execute every submission and write a CSV of marks")
+    g.add_argument("submissions", help="folder of submitted notebooks (one per student; file name = student)")
+    g.add_argument("--out", required=True, help="CSV file to write")
+    g.add_argument("--chapter", help="chapter to grade against (default: read from the notebooks' metadata)")
+    g.add_argument("--notebooks", help="folder of reference notebooks (default: ./notebooks or the course's)")
+    g.add_argument("--jobs", type=int, help="parallel kernels (default and maximum: number of cores)")
+    g.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
+    g.add_argument("--total-timeout", type=int, default=1800, help="seconds per notebook (default 1800)")
+    g.add_argument("--quick", action="store_true", help="run only the cells the exercises depend on")
+    g.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    g.add_argument("--keep", help="folder to save the executed notebooks in (feedback for students)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; bad arguments print one line on stderr and return 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "release":
+            for path in release(args.src, args.out, chapters=args.chapter):
+                print(path)
+        else:
+            grades = grade(args.submissions, args.out, chapter=args.chapter, notebooks=args.notebooks, jobs=args.jobs,
+                           timeout=args.timeout, total_timeout=args.total_timeout, quick=args.quick,
+                           kernel_name=args.kernel, keep=args.keep)
+            print(f"graded {len(grades)} notebooks -> {args.out}")
+    except (ValueError, OSError) as e:
+        print(f"python -m regviz.homework {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
