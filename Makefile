@@ -25,14 +25,14 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	@bash scripts/ensure-chromium.sh
-	REGVIZ_FAST=1 MPLBACKEND=agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=600 \
+	REGVIZ_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=600 \
 		-p no:cacheprovider $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not browser" $(PYTEST_ARGS)
 
 notebooks: $(STAMP)
-	REGVIZ_FAST=1 MPLBACKEND=agg $(BIN)/python -m pytest notebooks --nbval-lax --nbval-cell-timeout=600 $(PYTEST_ARGS)
+	REGVIZ_FAST=1 $(BIN)/python -m pytest notebooks --nbval-lax --nbval-cell-timeout=600 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
