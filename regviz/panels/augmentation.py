@@ -81,7 +81,7 @@ def panel(*, fast: bool = False, device=None, seed: int = 0) -> SliderPanel:
     """The chapter-05 panel. Opening it trains mixup at every alpha (one small MLP each, about a second apiece on
     a 2-core CPU); CutMix settings train on demand (about a second) and are cached."""
     dev = resolve_device(device)
-    epochs = 30 if fast else 40
+    epochs = 25 if fast else 30
 
     def run(method, alpha):
         if alpha == 0 and method != METHODS[0]:
