@@ -95,3 +95,24 @@ class TestProjection:
         y = torch.tensor([0, 0, 1, 1])
         assert abs(cluster_spread(pts, y) - 0.1) < 1e-6
         assert abs(cluster_spread(pts * torch.tensor([1.0, 0.5]), y) - 0.05) < 1e-6
+
+
+class TestRecorder:
+    """fit_recording logs plain NLL/ECE that match a recomputation from the final model."""
+
+    def test_extras_match_final_model(self):
+        """Per-epoch extras have one entry per epoch; the last equals metrics of the trained model's logits."""
+        import regviz
+        from regviz.calibration import fit_recording, predict_logits
+
+        data = regviz.load_dataset("moons", n_train=64, n_val=128, seed=0, device="cpu")
+        torch.manual_seed(0)
+        model = regviz.MLP(data.in_features, data.num_classes, width=16, depth=1)
+        hist, logits = fit_recording(model, data, eps=0.1, epochs=3, lr=1e-2, device="cpu", progress=False)
+        assert all(len(hist.extra[k]) == 3 for k in ("val_nll", "val_ece", "val_conf", "logit_norm"))
+        final = predict_logits(model, data.X_val)
+        torch.testing.assert_close(logits[-1], final)
+        assert abs(hist.extra["val_nll"][-1] - float(torch.nn.functional.cross_entropy(final, data.y_val))) < 1e-5
+        assert abs(hist.extra["val_ece"][-1] - _reference_ece(final.softmax(1), data.y_val, 15)) < 1e-6
+        # fit reports the smoothed loss; the recorder's NLL is the unsmoothed one, so they differ
+        assert abs(hist.val_loss[-1] - hist.extra["val_nll"][-1]) > 1e-4
