@@ -113,15 +113,22 @@ def read_results(nb: nbformat.NotebookNode, numbers: list[int], token: str, miss
     return passed, messages
 
 
-def _kill_children() -> None:
-    """Kill this process's child processes (the kernel), used when a notebook exceeds its total time."""
+def _children() -> set[int]:
+    import psutil  # installed with ipykernel
+
+    return {c.pid for c in psutil.Process().children(recursive=True)}
+
+
+def _kill_new_children(before: set[int]) -> None:
+    """Kill the child processes started since `before` (the kernel) when a notebook exceeds its total time."""
     import psutil
 
     for child in psutil.Process().children(recursive=True):
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
+        if child.pid not in before:
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
 
 
 def grade_notebook(
@@ -195,9 +202,10 @@ def grade_notebook(
     env = {"REGVIZ_FAST": "1", "MPLBACKEND": "agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     logging.getLogger("papermill").setLevel(logging.ERROR)
-    timer = threading.Timer(total_timeout, _kill_children)
+    timer = threading.Timer(total_timeout, _kill_new_children, args=(_children(),))
     timer.daemon = True
     timer.start()
     executed = None
@@ -216,6 +224,11 @@ def grade_notebook(
             notes.append(f"notebook over its {total_timeout} s limit, kernel stopped" if timed_out else f"execution stopped: {name}: {e}")
     finally:
         timer.cancel()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     if executed is None:
         try:
             executed = nbformat.read(out_path, as_version=4)
