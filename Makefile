@@ -23,16 +23,21 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: $(STAMP)
 	cd notebooks && ../$(BIN)/jupyter lab $(ROOT_FLAG) $(LAB_ARGS)
 
+# Two pytest workers (one per core), whole files per worker (nbval needs --dist loadfile), one torch
+# thread each: two threads per process on two busy cores spin against each other (measured 3-7x slower).
+TEST_ENV := REGVIZ_FAST=1 OMP_NUM_THREADS=1
+XDIST ?= -n 2 --dist loadfile
+
 test: $(STAMP)
 	@bash scripts/ensure-chromium.sh
-	REGVIZ_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=600 \
-		-p no:cacheprovider $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=600 \
+		-p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not browser" $(PYTEST_ARGS)
 
 notebooks: $(STAMP)
-	REGVIZ_FAST=1 $(BIN)/python -m pytest notebooks --nbval-lax --nbval-cell-timeout=600 $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/python -m pytest notebooks --nbval-lax --nbval-cell-timeout=600 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
