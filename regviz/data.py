@@ -79,13 +79,29 @@ def _digits_pool() -> tuple[torch.Tensor, torch.Tensor]:
 
 @lru_cache(maxsize=2)
 def _mnist1d_pool() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    # make_dataset(get_dataset_args()) regenerates the published MNIST-1D exactly, offline.
+    # make_dataset(get_dataset_args()) regenerates the published MNIST-1D exactly, offline (~5 s);
+    # the result is kept in data_root() so later processes load it in milliseconds.
+    from importlib.metadata import version
+
+    cache = data_root() / f"mnist1d-{version('mnist1d')}-default.pt"
+    try:
+        return tuple(torch.load(cache, weights_only=True))
+    except Exception:  # noqa: BLE001 -- missing or unreadable cache: regenerate
+        pass
     from mnist1d.data import get_dataset_args, make_dataset
 
     d = make_dataset(get_dataset_args())
     f = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
     i = lambda a: torch.tensor(a, dtype=torch.int64)  # noqa: E731
-    return f(d["x"]), i(d["y"]), f(d["x_test"]), i(d["y_test"])
+    pool = (f(d["x"]), i(d["y"]), f(d["x_test"]), i(d["y_test"]))
+    try:  # write-then-rename, so parallel test workers never read a half-written file
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(list(pool), tmp)
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+    return pool
 
 
 def _toy_2d(name: str, n: int, noise: float, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -150,3 +150,20 @@ def test_public_names():
     """The names outside scripts rely on exist at the top level."""
     for name in ("default_device", "load_dataset", "MLP", "fit", "sweep", "History", "EarlyStopping"):
         assert hasattr(regviz, name)
+
+
+def test_mnist1d_disk_cache_matches_generation(tmp_path, monkeypatch):
+    """The cached MNIST-1D copy equals a fresh make_dataset(get_dataset_args()) run."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    from regviz import data as rd
+    monkeypatch.setenv("REGVIZ_DATA", str(tmp_path))
+    rd._mnist1d_pool.cache_clear()
+    first = rd._mnist1d_pool()
+    assert list(tmp_path.glob("mnist1d-*.pt")), "no cache file written"
+    rd._mnist1d_pool.cache_clear()
+    second = rd._mnist1d_pool()  # from the file this time
+    ref = make_dataset(get_dataset_args())
+    assert torch.equal(second[0], torch.tensor(ref["x"], dtype=torch.float32))
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+    rd._mnist1d_pool.cache_clear()
