@@ -4,6 +4,7 @@ Prechelt, "Early Stopping - But When?", in Neural Networks: Tricks of the Trade 
 """
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import torch
@@ -45,12 +46,13 @@ def replay_early_stopping(val_loss: Sequence[float], patience: int, min_delta: f
     return len(val_loss), es.best_epoch or len(val_loss)
 
 
+@functools.lru_cache(maxsize=8)
 def train_run(*, label_noise: float = 0.2, fast: bool = False, device=None, seed: int = 0) -> History:
-    """One long MNIST-1D run (MLP, 1000 noisy training labels) whose curve the panel replays."""
+    """One long MNIST-1D run (MLP, 1000 noisy training labels) whose curve the panel replays (cached per setting)."""
     data = load_dataset("mnist1d", n_train=1000, n_val=1000, label_noise=label_noise, seed=seed, device=device)
     torch.manual_seed(seed)
     model = MLP(data.in_features, data.num_classes, width=128, depth=2)
-    return fit(model, data, epochs=40 if fast else 80, lr=2e-3, batch_size=100, seed=seed, device=device,
+    return fit(model, data, epochs=30 if fast else 80, lr=2e-3, batch_size=100, seed=seed, device=device,
                progress=False)
 
 
