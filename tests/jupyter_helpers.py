@@ -98,7 +98,9 @@ class Lab:
         self.base = f"http://127.0.0.1:{port}"
 
     def url(self, path: str) -> str:
-        return f"{self.base}/lab/tree/{path}?token={self.token}"
+        """URL opening ``path`` in its own empty workspace (no tabs restored from an earlier page)."""
+        workspace = re.sub(r"[^A-Za-z0-9_-]", "-", path)
+        return f"{self.base}/lab/workspaces/{workspace}/tree/{path}?reset&token={self.token}"
 
     def api(self, method: str, path: str):
         req = urllib.request.Request(f"{self.base}/api/{path}", method=method,
@@ -266,6 +268,8 @@ def run_all(page, *, timeout: float = 600) -> float:
         done = sum(bool(re.search(r"\[\d+\]", p)) for p in prompts)
         errors = output_errors(page)
         assert not errors, f"error output while running all cells:\n{errors[0][:3000]}"
+        bar = page.locator("#jp-main-statusbar").inner_text()
+        assert not re.search(r"Dead|Unknown|No Kernel|Restarting", bar), f"kernel lost while running: {bar!r}"
         if done == n_code and not any("*" in p for p in prompts):
             break
         assert time.monotonic() - t0 < timeout, f"run-all not finished after {timeout} s ({done}/{n_code} cells)"
