@@ -33,7 +33,7 @@ def bench_chapter(page, lab, chapter: str, timeout: float) -> dict:
     name = lab.add_notebook(f"bench_{chapter}.ipynb", jh.panel_notebook(chapter))
     t0 = time.monotonic()
     jh.open_notebook(page, lab, name, timeout=timeout)
-    jh.run_all(page, timeout=timeout)
+    jh.run_all(page, timeout=timeout, lab=lab)
     open_s = time.monotonic() - t0
     panel = jh.panels(page).first
     sl = jh.sliders(panel)

@@ -254,7 +254,7 @@ def output_errors(page) -> list[str]:
     return [t for t in texts if ERROR_PATTERNS.search(t)]
 
 
-def run_all(page, *, timeout: float = 600) -> float:
+def run_all(page, *, timeout: float = 600, lab: Lab | None = None) -> float:
     """Run > Run All Cells; wait until every code cell has an execution number. Returns seconds taken.
 
     Raises:
@@ -268,6 +268,9 @@ def run_all(page, *, timeout: float = 600) -> float:
         done = sum(bool(re.search(r"\[\d+\]", p)) for p in prompts)
         errors = output_errors(page)
         assert not errors, f"error output while running all cells:\n{errors[0][:3000]}"
+        if lab is not None and lab.proc.poll() is not None:
+            raise AssertionError(f"JupyterLab server exited ({lab.proc.returncode}) while running; "
+                                 f"log tail:\n{lab.log.read_text()[-1500:]}")
         bar = page.locator("#jp-main-statusbar").inner_text()
         assert not re.search(r"Dead|Unknown|No Kernel|Restarting", bar), f"kernel lost while running: {bar!r}"
         if done == n_code and not any("*" in p for p in prompts):

@@ -57,7 +57,7 @@ class TestChapterInBrowser:
         try:
             name = _notebook_for(lab, chapter)
             jh.open_notebook(page, lab, name, timeout=TIMEOUT)
-            jh.run_all(page, timeout=TIMEOUT)
+            jh.run_all(page, timeout=TIMEOUT, lab=lab)
             found = jh.panels(page)
             assert found.count() >= 1, f"{name}: no .regviz-panel after running all cells"
             for k in range(found.count()):
