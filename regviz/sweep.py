@@ -40,12 +40,29 @@ class _StackedOptimizer:
         self.lr = [_per_model(lr, len(p), p.device, p.ndim) for p in self.ps]  # (K, 1, ...) each
         self.wd = [_per_model(weight_decay, len(p), p.device, p.ndim) for p in self.ps]
         self.shrink = [1 - a * b for a, b in zip(self.lr, self.wd)]  # AdamW's decoupled factor
-        self.m = [torch.zeros_like(p) for p in self.ps]  # Adam: first moment; SGD: momentum buffer
-        self.v = [torch.zeros_like(p) for p in self.ps]
         self.t = 0
+
+        # One shared lr (every knob but "lr"): torch's fused optimiser does the update in one pass over
+        # memory, with the per-model decay applied around it exactly where torch.optim applies it.
+        lr0 = float(torch.as_tensor(lr).flatten()[0])
+        self.fused = None
+        if bool((torch.as_tensor(lr) == lr0).all()) and self.ps[0].device.type in ("cpu", "cuda"):
+            cls = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}[name]
+            kw = dict(momentum=momentum) if name == "sgd" else dict(betas=betas, eps=eps)
+            self.fused = cls(self.ps, lr=lr0, weight_decay=0.0, fused=True, **kw)
+        else:
+            self.m = [torch.zeros_like(p) for p in self.ps]  # Adam: first moment; SGD: momentum buffer
+            self.v = [torch.zeros_like(p) for p in self.ps]
 
     @torch.no_grad()
     def step(self) -> None:
+        if self.fused is not None:
+            if self.name == "adamw":
+                torch._foreach_mul_(self.ps, self.shrink)  # decoupled decay first, as torch's AdamW does
+            else:
+                torch._foreach_add_([p.grad for p in self.ps], torch._foreach_mul(self.ps, self.wd))  # coupled L2
+            self.fused.step()
+            return
         self.t += 1
         ps, gs = self.ps, [p.grad for p in self.ps]
         if self.name == "sgd":
