@@ -139,7 +139,7 @@ def _torchvision_pool(name: str, root: Path, download: bool):
     except RuntimeError as exc:  # torchvision: "Dataset not found or corrupted"
         raise FileNotFoundError(
             f"no local copy of {name} under {root} ({exc}). Put torchvision's files there, set "
-            f"${DATA_ENV_VAR}, or call load_dataset({name!r}, download=True) where the network allows."
+            f"${DATA_ENV_VAR}, or call load_dataset({name!r}) with download set to True where the network allows."
         ) from exc
 
     def tensors(ds):

@@ -94,7 +94,7 @@ class TestBadInput:
 
     def test_missing_local_copy(self, tmp_path):
         """No local FashionMNIST and download=False: a clear FileNotFoundError, no network."""
-        with pytest.raises(FileNotFoundError, match="download=True"):
+        with pytest.raises(FileNotFoundError, match="download set to True"):
             load_dataset("fashion_mnist", root=tmp_path, device="cpu")
 
 
