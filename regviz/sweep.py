@@ -18,7 +18,7 @@ from .data import Dataset
 from .device import resolve_device
 from .history import History
 from .layers import Dropout
-from .train import OPTIMIZERS, _check_args
+from .train import OPTIMIZERS, _check_args, check_model_fits_data
 
 KNOBS = ("weight_decay", "lr", "p", "eps", "l1", "seed")
 
@@ -168,6 +168,8 @@ def sweep(
     for k in range(K):
         torch.manual_seed(seeds[k])
         m = make_model().to(dev)
+        if k == 0:
+            check_model_fits_data(m, data)  # before K copies are built and stacked
         drops = [mod for mod in m.modules() if isinstance(mod, Dropout)]
         if knob == "p":
             if not drops:

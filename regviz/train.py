@@ -80,6 +80,67 @@ def _check_args(epochs, lr, weight_decay, batch_size, optimizer) -> None:
         raise ValueError(f"unknown optimizer {optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
 
 
+def _fix_hint(model: nn.Module) -> str:
+    """How to build ``model``'s class sized for a ``Dataset`` called ``data``."""
+    name = type(model).__name__
+    if hasattr(model, "input_shape"):  # regviz.CNN and friends
+        return f"build `{name}(input_shape=data.input_shape, num_classes=data.num_classes)`"
+    if name in ("MLP", "ResidualMLP") or hasattr(model, "in_features"):
+        return f"build `{name}(in_features=data.in_features, num_classes=data.num_classes)`"
+    return "size the model's first layer from data.in_features (flat) or data.input_shape, " \
+           "and its last layer from data.num_classes"
+
+
+def _input_mismatch(model: nn.Module, data: Dataset) -> str | None:
+    """What the model expects of one input, when that visibly differs from ``data``; else None."""
+    name = type(model).__name__
+    shape = getattr(model, "input_shape", None)
+    if shape is not None and tuple(shape) != tuple(data.input_shape):
+        return f"{name} expects inputs of shape {tuple(shape)} but the dataset's are {tuple(data.input_shape)}"
+    first = next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))), None)
+    if isinstance(first, nn.Linear) and first.in_features != data.in_features:
+        return f"{name} expects {first.in_features} input features but the dataset has {data.in_features}"
+    if isinstance(first, nn.modules.conv._ConvNd):
+        channels = data.input_shape[0] if len(data.input_shape) > 1 else 1
+        if first.in_channels != channels:
+            return (f"{name} expects {first.in_channels} input channels but the dataset's inputs "
+                    f"{tuple(data.input_shape)} have {channels}")
+    return None
+
+
+@torch.no_grad()
+def check_model_fits_data(model: nn.Module, data: Dataset) -> None:
+    """Raise a ``ValueError`` naming both sides (and the fix) if ``model`` cannot train on ``data``.
+
+    One forward pass on two training examples in eval mode, without gradients (no optimiser step, no
+    random draws); the model's train/eval mode is restored. Model and data must be on the same device.
+
+    Args:
+        model: any classifier taking (B, *data.input_shape) and returning (B, data.num_classes) logits.
+        data: a ``Dataset``.
+    """
+    name = type(model).__name__
+    was_training = model.training
+    model.eval()
+    X = data.X_train[:2]  # (2, *input_shape)
+    try:
+        logits = model(X)
+    except RuntimeError as exc:  # torch's "mat1 and mat2 shapes cannot be multiplied ..."
+        what = _input_mismatch(model, data) or (
+            f"{name} cannot take the dataset's inputs, a batch of shape {tuple(X.shape)} "
+            f"(torch says: {str(exc).splitlines()[0]})")
+        raise ValueError(f"{what}: {_fix_hint(model)}") from exc
+    finally:
+        model.train(was_training)
+    if not (isinstance(logits, torch.Tensor) and logits.ndim == 2 and logits.shape[0] == len(X)):
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"{name} returns {got} for a batch of {len(X)} examples, but training needs "
+                         f"(batch, num_classes) = ({len(X)}, {data.num_classes}) logits: {_fix_hint(model)}")
+    if logits.shape[1] != data.num_classes:
+        raise ValueError(f"{name} outputs {logits.shape[1]} classes but the dataset has {data.num_classes} "
+                         f"(labels 0-{data.num_classes - 1}): {_fix_hint(model)}")
+
+
 def fit(
     model: nn.Module,
     data: Dataset,
@@ -135,6 +196,7 @@ def fit(
     model.to(dev)
     if data.device != dev:
         data = data.to(dev)
+    check_model_fits_data(model, data)  # a clear ValueError before the first step, not torch's shape error
     torch.manual_seed(seed)  # dropout masks and anything else drawn from the global generator
     g = torch.Generator().manual_seed(seed)  # shuffling
     eval_loss = loss_fn if loss_fn is not None else F.cross_entropy

@@ -86,6 +86,22 @@ class TestSweepArgs:
         with pytest.raises(ValueError, match=match):
             sweep(_mk(), digits, epochs=1, progress=False, device="cpu", **kwargs)
 
+    @pytest.mark.parametrize("make,match", [
+        (lambda: MLP(32, 10, width=8), r"MLP expects 32 input features but the dataset has 64: build `MLP\(in_features"),
+        (lambda: MLP(64, 3, width=8), r"MLP outputs 3 classes but the dataset has 10 .*num_classes=data\.num_classes"),
+    ])
+    def test_model_data_mismatch(self, digits, make, match):
+        """The first model is checked against the data before K copies are stacked and trained."""
+        calls = []
+
+        def counted():
+            calls.append(1)
+            return make()
+        with pytest.raises(ValueError, match=match):
+            sweep(counted, digits, knob="weight_decay", values=[0.0, 0.1, 1.0], epochs=1, progress=False,
+                  device="cpu")
+        assert len(calls) == 1
+
     def test_divergence_marked_per_model(self, digits):
         """A too-large lr diverges in its own History without spoiling the others."""
         hs = sweep(_mk(), digits, knob="lr", values=[1e-3, 1e6], optimizer="sgd", epochs=3,

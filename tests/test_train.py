@@ -97,6 +97,59 @@ class TestFit:
             fit(_model(), digits, progress=False, device="cpu", **kwargs)
 
 
+
+class TestModelDataMismatch:
+    """fit checks the model against the data before the first step and says how to fix a mismatch."""
+
+    def test_wrong_in_features_names_both_sides_and_the_fix(self, digits):
+        """MLP(32, 10) on 8x8 digits: a ValueError, not torch's matmul shape error; no step is taken."""
+        m = MLP(32, 10, width=16)
+        before = [p.clone() for p in m.parameters()]
+        with pytest.raises(ValueError) as info:
+            fit(m, digits, epochs=1, progress=False, device="cpu")
+        msg = str(info.value)
+        assert "MLP expects 32 input features but the dataset has 64" in msg
+        assert "MLP(in_features=data.in_features, num_classes=data.num_classes)" in msg
+        assert "mat1 and mat2" not in msg
+        assert all(torch.equal(p, q) for p, q in zip(m.parameters(), before)) and m.training
+
+    def test_wrong_num_classes(self, digits):
+        """MLP(64, 3) on 10-class digits: named before any IndexError from the loss."""
+        with pytest.raises(ValueError, match=r"MLP outputs 3 classes but the dataset has 10 .*num_classes=data"):
+            fit(MLP(64, 3, width=16), digits, epochs=1, progress=False, device="cpu")
+
+    def test_too_many_outputs_is_a_mismatch_too(self, digits):
+        """Extra logits would train silently towards classes that never occur: also an error."""
+        with pytest.raises(ValueError, match="outputs 12 classes but the dataset has 10"):
+            fit(MLP(64, 12, width=16), digits, epochs=1, progress=False, device="cpu")
+
+    def test_cnn_built_for_other_inputs(self, digits):
+        """A 1-D CNN (MNIST-1D's (40,)) on 8x8 images: its input_shape and the fix are named."""
+        from regviz import CNN
+        with pytest.raises(ValueError) as info:
+            fit(CNN((40,), 10, channels=4), digits, epochs=1, progress=False, device="cpu")
+        msg = str(info.value)
+        assert "CNN expects inputs of shape (40,) but the dataset's are (1, 8, 8)" in msg
+        assert "CNN(input_shape=data.input_shape, num_classes=data.num_classes)" in msg
+
+    def test_conv_channels_of_any_model(self, digits):
+        """A plain nn.Sequential with 3 input channels on 1-channel images: the first layer is read."""
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(10))
+        with pytest.raises(ValueError, match=r"Sequential expects 3 input channels .* have 1: size the model"):
+            fit(net, digits, epochs=1, progress=False, device="cpu")
+
+    def test_matching_models_pass(self, digits):
+        """Models built from the data's own attributes train."""
+        from regviz import CNN
+        from regviz.train import check_model_fits_data
+        for m in (MLP(digits.in_features, digits.num_classes, width=8),
+                  CNN(digits.input_shape, digits.num_classes, channels=4)):
+            check_model_fits_data(m, digits)
+        h = fit(MLP(digits.in_features, digits.num_classes, width=8), digits, epochs=1, progress=False,
+                device="cpu")
+        assert h.num_epochs == 1
+
+
 def test_make_optimizer_kinds():
     """Each name gives the torch optimiser of that name."""
     p = [torch.nn.Parameter(torch.zeros(2))]
