@@ -6,8 +6,11 @@ into a message in the panel instead of a traceback.
 """
 from __future__ import annotations
 
+import base64
 import html
 import io
+import re
+import sys
 import time
 from typing import Any, Callable, Iterable, Mapping
 
@@ -17,6 +20,7 @@ from matplotlib.figure import Figure
 from .history import History
 
 Settings = dict[str, Any]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def log_slider(description: str, values: Iterable[float], value: float | None = None) -> W.SelectionSlider:
@@ -33,6 +37,13 @@ def choice_slider(description: str, values: Iterable, value=None) -> W.Selection
     return W.SelectionSlider(options=[(str(v), v) for v in values], value=values[0] if value is None else value,
                              description=description, continuous_update=False,
                              style={"description_width": "initial"})
+
+
+def _colab_metadata() -> dict[str, Any]:
+    """Output metadata that points Colab at its custom widget manager, when one is enabled; else {}."""
+    out = sys.modules.get("google.colab.output")
+    url = getattr(getattr(out, "_widgets", None), "_installed_url", None)
+    return {WIDGET_VIEW: {"colab": {"custom_widget_manager": {"url": url}}}} if isinstance(url, str) else {}
 
 
 def _histories(result) -> list[History]:
@@ -75,6 +86,7 @@ class SliderPanel:
         self.fig = Figure(figsize=figsize, dpi=dpi)
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
         self.status = W.HTML()
+        self.title_text = title
         self.title = W.HTML(f"<b>{html.escape(title)}</b>" if title else "")
         self.widget = W.VBox([self.title, W.HBox(list(self.controls.values()), layout=W.Layout(flex_flow="row wrap")),
                               self.status, self.image])
@@ -176,8 +188,34 @@ class SliderPanel:
         else:
             self._set_status(f"{html.escape(label)}: {how} in {self.last_seconds:.2f} s")
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+    def describe(self) -> str:
+        """One line for viewers without a kernel: the title, the shown setting, and what to do to move it."""
+        label = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.settings.items())
+        what = f"{self.title_text}: " if self.title_text else ""
+        state = f"; {self.last_error}" if self.last_error else ""
+        return (f"regviz slider panel. {what}the picture shows {label}{state} "
+                f"(run the notebook to move the sliders: {', '.join(self.controls)})")
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+    def _repr_mimebundle_(self, **kwargs) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The live widget view, plus a PNG of the current picture and a one-line ``text/plain``.
+
+        JupyterLab, Notebook 7 and Colab render the widget view (their widget renderer outranks images);
+        GitHub, nbviewer and exported HTML without a kernel show the PNG saved in the notebook.
+
+        Returns:
+            ``(data, metadata)`` as IPython expects; the metadata names Colab's widget manager when one
+            is enabled, because Colab adds it only to ``display()`` output, not to a cell's last value.
+        """
+        view = getattr(self.widget, "_repr_mimebundle_", None)  # ipywidgets 8; 7 (Colab's) has none
+        data = dict(view(**kwargs) or {}) if view else {}
+        data.setdefault(WIDGET_VIEW, {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id})
+        if self.png:
+            data["image/png"] = base64.b64encode(self.png).decode("ascii")
+        data["text/plain"] = re.sub(r"\s+", " ", self.describe())
+        return data, _colab_metadata()
 
     def positions(self) -> dict[str, list]:
         """Every position of every slider (for tests that sweep the whole range)."""

@@ -79,3 +79,64 @@ class TestSliderPanel:
     def test_positions(self):
         p, _ = _panel()
         assert p.positions() == {"a": [1, 2, 3], "b": [0.0, 0.1, 1.0], "shown": [2, 5]}
+
+
+class TestSavedPicture:
+    """A displayed panel carries the widget view, a PNG of its current picture and one line of text."""
+
+    def _bundle(self, p):
+        from IPython.core.formatters import DisplayFormatter
+        data, _ = DisplayFormatter().format(p)  # what IPython sends to the notebook for `panel` as a cell's last line
+        return data
+
+    def test_bundle_has_widget_view_png_and_one_line(self):
+        import base64
+        p, _ = _panel(title="Toy panel")
+        data = self._bundle(p)
+        assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == p.widget.model_id
+        png = base64.b64decode(data["image/png"])
+        assert png.startswith(b"\x89PNG") and png == p.png
+        text = data["text/plain"]
+        assert "\n" not in text and "VBox" not in text
+        assert "Toy panel" in text and "a=1" in text and "b=0" in text
+
+    def test_png_follows_the_current_setting(self):
+        """Displayed after a move, the bundle holds the new picture, not the first one."""
+        import base64
+        p, _ = _panel()
+        first = base64.b64decode(self._bundle(p)["image/png"])
+        p.set(a=3)
+        data = self._bundle(p)
+        assert base64.b64decode(data["image/png"]) == p.png != first and "a=3" in data["text/plain"]
+
+    def test_no_picture_no_png(self):
+        """A panel whose first setting failed has no picture: text and widget only, the error in the text."""
+        def bad(a, b):
+            raise ValueError("nothing to draw")
+        p, _ = _panel(run=bad)
+        data = self._bundle(p)
+        assert "image/png" not in data and "nothing to draw" in data["text/plain"]
+
+    def test_colab_widget_manager_named_in_metadata(self, monkeypatch):
+        """On Colab with its widget manager enabled, the output metadata points at it (as Colab's own hook does)."""
+        import sys
+        import types
+        from IPython.core.formatters import DisplayFormatter
+        p, _ = _panel()
+        _, md = DisplayFormatter().format(p)
+        assert md == {}
+        out = types.ModuleType("google.colab.output")
+        out._widgets = types.SimpleNamespace(_installed_url="https://example.invalid/manager.min.js")
+        monkeypatch.setitem(sys.modules, "google.colab.output", out)
+        _, md = DisplayFormatter().format(p)
+        view = md["application/vnd.jupyter.widget-view+json"]
+        assert view["colab"]["custom_widget_manager"]["url"] == "https://example.invalid/manager.min.js"
+
+    def test_widget_view_without_ipywidgets_8_repr(self):
+        """ipywidgets 7 (preinstalled on Colab) has no _repr_mimebundle_: the view is built from the model id."""
+        import types
+        from IPython.core.formatters import DisplayFormatter
+        p, _ = _panel()
+        p.widget = types.SimpleNamespace(model_id="abc123")
+        data, _ = DisplayFormatter().format(p)
+        assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == "abc123" and "image/png" in data
