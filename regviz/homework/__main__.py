@@ -6,6 +6,7 @@ import sys
 
 from .grade import grade
 from .release import release
+from .sandbox import KINDS, parse_memory
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +34,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--quick", action="store_true", help="run only the cells the exercises depend on")
     g.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
     g.add_argument("--keep", help="folder to save the executed notebooks in (feedback for students)")
+    g.add_argument("--sandbox", choices=KINDS, help="isolation for each kernel: bwrap (default), docker, podman, or none")
+    g.add_argument("--memory", default="4G", type=_memory, help="memory cap per kernel, e.g. 4G (default) or 512M")
     return p
+
+
+def _memory(text: str) -> int:
+    try:
+        return parse_memory(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             grades = grade(args.submissions, args.out, chapter=args.chapter, notebooks=args.notebooks, jobs=args.jobs,
                            timeout=args.timeout, total_timeout=args.total_timeout, quick=args.quick,
-                           kernel_name=args.kernel, keep=args.keep)
+                           kernel_name=args.kernel, keep=args.keep, sandbox=args.sandbox, memory=args.memory)
             print(f"graded {len(grades)} notebooks -> {args.out}")
     except (ValueError, OSError) as e:
         print(f"python -m regviz.homework {args.command}: error: {e}", file=sys.stderr)

@@ -12,16 +12,17 @@ import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from .execute import OUTPUT_LIMIT, run_notebook
 from .notebook import check_number, default_notebook_folder, find_exercises, resolve_chapter, slice_notebook
+from .sandbox import Sandbox, choose
+from .tamper import ROLE, Plan, plant, strip_planted
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -61,16 +62,8 @@ def _stdout(cell: nbformat.NotebookNode) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
 
 
-def prepare_submission(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode, token: str) -> tuple[nbformat.NotebookNode, list[int]]:
-    """Grading copy of a submission: check cells replaced by the reference's, each ending with a pass token.
-
-    Args:
-        sub: the student's notebook.
-        ref: the reference notebook.
-        token: random string printed by a check cell that ran to the end.
-    Returns:
-        (notebook, exercise numbers whose check cell is missing from the submission).
-    """
+def restore_checks(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Copy of a submission whose check cells (the first per exercise) hold the reference's source, outputs cleared."""
     ref_checks = {e.number: ref.cells[e.check_cell].source for e in find_exercises(ref) if e.check_cell is not None}
     nb = nbformat.from_dict(sub)
     seen = set()
@@ -81,58 +74,111 @@ def prepare_submission(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode, t
         n = check_number(cell.source)
         if n in ref_checks and n not in seen:
             seen.add(n)
-            cell.source = ref_checks[n].rstrip() + f"\nprint({token!r})"
-    return nb, sorted(set(ref_checks) - seen)
+            cell.source = ref_checks[n]
+    return nb
 
 
-def read_results(nb: nbformat.NotebookNode, numbers: list[int], token: str, missing: list[int]) -> tuple[dict, dict]:
-    """Pass/fail and message per exercise from an executed grading copy.
+def _role(cell) -> dict:
+    return cell.get("metadata", {}).get(ROLE, {})
 
-    A check passes when its cell printed the token and shows no error. A failing check reports its
-    error; when an answer cell of the exercise raised first, that error leads the message.
+
+def _clean(cell, tok: str, status: str | None) -> tuple[bool, str | None]:
+    """(printed its token with no error shown and no error reply, error text)."""
+    err = _error_of(cell)
+    printed = any(line.strip() == tok for line in _stdout(cell).splitlines())
+    return printed and err is None and status in (None, "ok"), err
+
+
+def read_results(nb: nbformat.NotebookNode, numbers: list[int], plan: Plan, missing: list[int],
+                 statuses: dict[int, str] | None = None) -> tuple[dict, dict, list[int]]:
+    """Pass/fail and message per exercise from an executed grading copy, and the exercises tampered with.
+
+    A check passes when its cell printed its token, shows no error and the kernel replied 'ok'. A canary
+    that printed its token with no error shown proves tampering: that exercise fails. A failing check
+    reports its error; when an answer cell of the exercise raised first, that error leads the message.
     """
-    passed, messages = {}, {}
-    exercises = {e.number: e for e in find_exercises(nb)}
+    statuses = statuses or {}
+    canary_ok: dict[int, bool] = {}
+    for i, cell in enumerate(nb.cells):
+        r = _role(cell)
+        if r.get("role") == "canary":
+            tok = plan.canaries[r["exercise"]]
+            printed = any(line.strip() in tok for line in _stdout(cell).splitlines())
+            canary_ok[r["exercise"]] = canary_ok.get(r["exercise"], False) or (printed and _error_of(cell) is None)
+    view = nbformat.from_dict(nb)  # the submission's own cells and the real checks, for the exercise structure
+    keep = [i for i, c in enumerate(nb.cells) if _role(c).get("role") in (None, "check")]
+    view.cells = [nb.cells[i] for i in keep]
+    exercises = {e.number: e for e in find_exercises(view)}
+    passed, messages, tampered = {}, {}, []
     for n in numbers:
         ex = exercises.get(n)
-        if n in missing or ex is None or ex.check_cell is None:
+        check = view.cells[ex.check_cell] if ex is not None and ex.check_cell is not None else None
+        if n in missing or check is None or _role(check).get("role") != "check":
             passed[n], messages[n] = False, "check cell missing from the submission"
             continue
-        check = nb.cells[ex.check_cell]
-        err = _error_of(check)
-        ok = err is None and token in _stdout(check)
+        ok, err = _clean(check, plan.checks[n], statuses.get(keep[ex.check_cell]))
+        if canary_ok.get(n):
+            tampered.append(n)
+            passed[n], messages[n] = False, ("tampered: a grader canary that must fail passed "
+                                             "(the submission changes how checks run)")
+            continue
         passed[n] = ok
         if ok:
             messages[n] = ""
             continue
         if err is None:
-            secs = check.get("metadata", {}).get("papermill", {}).get("duration")
-            err = "check did not run" if secs is None else "check did not finish (time limit or kernel stopped)"
-        answer_errs = [e for e in (_error_of(nb.cells[i]) for i in ex.answer_cells) if e]
+            st = statuses.get(keep[ex.check_cell])
+            err = ("check did not run" if st is None else
+                   "check did not finish (time limit or kernel stopped)" if st != "error" else "check failed")
+        answer_errs = [e for e in (_error_of(view.cells[i]) for i in ex.answer_cells) if e]
         messages[n] = _short(f"answer: {answer_errs[0]} | check: {err}" if answer_errs else err)
-    return passed, messages
+    return passed, messages, tampered
 
 
-def _children() -> set[int]:
-    import psutil  # installed with ipykernel
+def inject_parameters(nb: nbformat.NotebookNode, parameters: dict) -> nbformat.NotebookNode:
+    """Insert a cell tagged `injected-parameters` after the cell tagged `parameters` (papermill's convention).
 
-    return {c.pid for c in psutil.Process().children(recursive=True)}
+    Values are written with repr(), so they must be Python literals. Without a `parameters` cell the
+    new cell goes first.
+    """
+    cell = nbformat.v4.new_code_cell("# Parameters\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items()))
+    cell.metadata["tags"] = ["injected-parameters"]
+    out = nbformat.from_dict(nb)
+    at = next((i + 1 for i, c in enumerate(out.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), 0)
+    out.cells.insert(at, cell)
+    return out
 
 
-def _kill_new_children(before: set[int]) -> None:
-    """Kill the child processes started since `before` (the kernel) when a notebook exceeds its total time."""
-    import psutil
+def _kernel_env(scratch: Path, threads: int | None) -> dict[str, str]:
+    """The whole environment of a sandboxed kernel (nothing else of the grader's leaks in)."""
+    env = {"PATH": f"{Path(sys.prefix) / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": str(scratch),
+           "TMPDIR": str(scratch / "tmp"), "LANG": "C.UTF-8", "REGVIZ_FAST": "1", "MPLBACKEND": "agg",
+           "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PYTHONDONTWRITEBYTECODE": "1", "JUPYTER_PLATFORM_DIRS": "1"}
+    for k in ("REGVIZ_DEVICE", "REGVIZ_DATA"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    return env
 
-    for child in psutil.Process().children(recursive=True):
-        if child.pid not in before:
-            try:
-                child.kill()
-            except psutil.Error:
-                pass
+
+def _data_root() -> Path:
+    """The dataset cache regviz.data reads (mounted read-only for the kernel)."""
+    return Path(os.environ.get("REGVIZ_DATA", Path.home() / ".cache" / "regviz"))
+
+
+def _read_notebook(source: str | bytes | Path) -> nbformat.NotebookNode:
+    text = Path(source).read_bytes() if isinstance(source, Path) else source
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    nb = nbformat.reads(text, as_version=4)
+    if not isinstance(nb.get("cells"), list):
+        raise ValueError("no cells")
+    return nb
 
 
 def grade_notebook(
-    path: str | Path,
+    path: str | Path | bytes,
     reference: str | Path,
     *,
     student: str | None = None,
@@ -143,32 +189,37 @@ def grade_notebook(
     parameters: dict | None = None,
     keep: str | Path | None = None,
     threads: int | None = None,
+    sandbox: Sandbox | str | None = None,
+    hide: list[Path] = (),
+    output_limit: int = OUTPUT_LIMIT,
 ) -> Grade:
-    """Execute one submission in a fresh kernel and grade its exercises; never raises for a bad notebook.
+    """Execute one submission in a fresh sandboxed kernel and grade its exercises; never raises for a bad notebook.
 
     Args:
-        path: the submitted .ipynb.
+        path: the submitted .ipynb (a path, or its bytes already read into memory).
         reference: the chapter's reference notebook (defines the exercises and the check cells); the
-            kernel runs in a scratch folder that links the reference folder's other files (e.g. results/).
+            kernel runs in a scratch folder holding copies of the reference folder's other files (e.g. results/).
         student: row name (default: file stem).
         timeout: seconds per cell; a cell over it is interrupted and the next cells still run.
         total_timeout: seconds for the whole notebook; past it the kernel is killed.
         quick: run only the cells the exercises need (name analysis, see notebook.needed_cells).
         kernel_name: Jupyter kernel to run.
         parameters: papermill parameters (default {"FAST": True}).
-        keep: folder to write the executed grading copy to (feedback for students).
+        keep: folder to write the executed notebook to (feedback for students; grader cells removed).
         threads: OMP/torch threads for the kernel.
+        sandbox: a Sandbox, a kind ('bwrap', 'docker', 'podman', 'none'), or None for the default (bwrap).
+        hide: more folders the kernel must not see (the reference folder always is).
+        output_limit: bytes of output kept per cell.
     Returns:
-        A Grade with one entry per exercise of the reference.
+        A Grade with one entry per exercise of the reference; its note says `tampered` when a canary passed.
     """
-    import papermill as pm
-
-    path, reference = Path(path), Path(reference)
-    grade = Grade(student or path.stem)
+    box = sandbox if isinstance(sandbox, Sandbox) else Sandbox(kind=sandbox or choose(None))
+    reference = Path(reference)
+    grade = Grade(student or (Path(path).stem if not isinstance(path, bytes) else "submission"))
     start = time.monotonic()
     ref = nbformat.read(reference, as_version=4)
-    numbers = [e.number for e in find_exercises(ref)]
-    token = f"regviz-check-passed-{uuid.uuid4().hex}"
+    ref_exercises = find_exercises(ref)
+    numbers = [e.number for e in ref_exercises]
 
     def fail_all(note: str) -> Grade:
         grade.note = _short(note)
@@ -178,65 +229,46 @@ def grade_notebook(
         return grade
 
     try:
-        sub = nbformat.read(path, as_version=4)
-        if not isinstance(sub.get("cells"), list):
-            raise ValueError("no cells")
+        sub = _read_notebook(path if isinstance(path, bytes) else Path(path))
     except Exception as e:  # noqa: BLE001 - any unreadable file is a row, not a crash
         return fail_all(f"not a readable notebook ({type(e).__name__}: {e})")
-    nb, missing = prepare_submission(sub, ref, token)
     chapter = sub.metadata.get("regviz", {}).get("chapter")
     notes = [f"notebook says chapter {chapter}, graded as {reference.stem}"] if chapter and chapter != reference.stem else []
+    if box.kind == "none":
+        notes.append("graded without a sandbox (--sandbox none)")
+    nb = restore_checks(sub, ref)
     if quick:
         nb = slice_notebook(nb)
+    nb, plan, missing = plant(nb, ref, ref_exercises)
+    nb = inject_parameters(nb, {"FAST": True} if parameters is None else parameters)
 
-    workdir = Path(tempfile.mkdtemp(prefix="regviz-grade-"))
-    for entry in reference.parent.iterdir():  # copies of the chapter's relative files (results/ ...)
-        if entry.suffix != ".ipynb" and not entry.name.startswith((".", "__")):
-            if entry.is_dir():
-                shutil.copytree(entry, workdir / entry.name)
-            else:
-                shutil.copy2(entry, workdir / entry.name)
-    out_path = (Path(keep) / f"{grade.student}.ipynb") if keep else workdir / "executed.ipynb"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-
-    env = {"REGVIZ_FAST": "1", "MPLBACKEND": "agg", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits this process's environment
-    logging.getLogger("papermill").setLevel(logging.ERROR)
-    timer = threading.Timer(total_timeout, _kill_new_children, args=(_children(),))
-    timer.daemon = True
-    timer.start()
-    executed = None
+    scratch = Path(tempfile.mkdtemp(prefix="regviz-grade-"))
     try:
-        executed = pm.execute_notebook(
-            nb, str(out_path), parameters={"FAST": True} if parameters is None else parameters,
-            kernel_name=kernel_name, cwd=str(workdir), progress_bar=False, log_output=False,
-            execution_timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-            error_on_timeout={"ename": "TimeoutError", "evalue": f"cell exceeded the {timeout} s time limit", "traceback": []},
-            raise_on_iopub_timeout=False,
-        )
-    except Exception as e:  # noqa: BLE001 - papermill raises for any error cell; results are in the file
-        name = type(e).__name__
-        if name != "PapermillExecutionError":
-            timed_out = time.monotonic() - start >= total_timeout
-            notes.append(f"notebook over its {total_timeout} s limit, kernel stopped" if timed_out else f"execution stopped: {name}: {e}")
+        (scratch / "tmp").mkdir()
+        for entry in reference.parent.iterdir():  # copies of the chapter's relative files (results/ ...)
+            if entry.suffix != ".ipynb" and not entry.name.startswith((".", "__")):
+                if entry.is_dir():
+                    shutil.copytree(entry, scratch / entry.name, ignore=shutil.ignore_patterns("*.ipynb"))
+                else:
+                    shutil.copy2(entry, scratch / entry.name)
+        logging.getLogger("traitlets").setLevel(logging.CRITICAL)
+        executed, statuses, run_notes = run_notebook(
+            nb, box=box, scratch=scratch, hide=[reference.parent, *hide], env=_kernel_env(scratch, threads),
+            extra_ro=[_data_root()], timeout=timeout, total_timeout=total_timeout, kernel_name=kernel_name,
+            output_limit=output_limit)
     finally:
-        timer.cancel()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    if executed is None:
-        try:
-            executed = nbformat.read(out_path, as_version=4)
-        except Exception:  # noqa: BLE001
-            executed = nb
-    shutil.rmtree(workdir, ignore_errors=True)
-    grade.passed, grade.messages = read_results(executed, numbers, token, missing)
-    grade.note = _short("; ".join(notes))
+        shutil.rmtree(scratch, ignore_errors=True)
+    notes += run_notes
+    if any(o.get("ename") == "MemoryError" for c in executed.cells for o in c.get("outputs", [])):
+        notes.append(f"MemoryError: over the {box.memory / 1e9:g} GB memory cap")
+    grade.passed, grade.messages, tampered = read_results(executed, numbers, plan, missing, statuses)
+    if tampered:
+        notes.insert(0, "tampered: exercise " + ", ".join(map(str, tampered)) + " ran under changed execution (no credit)")
+    if keep:
+        out_path = Path(keep) / f"{grade.student}.ipynb"
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(strip_planted(executed, plan), out_path)
+    grade.note = _short("; ".join(notes), 500)
     grade.seconds = time.monotonic() - start
     return grade
 
@@ -264,11 +296,11 @@ def find_submissions(folder: str | Path) -> list[Path]:
     return subs
 
 
-def _chapter_from_metadata(subs: list[Path]) -> str:
+def _chapter_from_metadata(texts: dict[Path, bytes]) -> str:
     chapters = set()
-    for p in subs:
+    for text in texts.values():
         try:
-            chapters.add(nbformat.read(p, as_version=4).metadata.get("regviz", {}).get("chapter"))
+            chapters.add(_read_notebook(text).metadata.get("regviz", {}).get("chapter"))
         except Exception:  # noqa: BLE001
             continue
     chapters.discard(None)
@@ -306,6 +338,9 @@ def grade(
     quick: bool = False,
     kernel_name: str = "python3",
     keep: str | Path | None = None,
+    sandbox: str | None = None,
+    memory: int = 4 * 10**9,
+    output_limit: int = OUTPUT_LIMIT,
     log=sys.stderr,
 ) -> list[Grade]:
     """Grade every notebook in a folder in parallel and write the CSV.
@@ -318,16 +353,27 @@ def grade(
             (written by `release`).
         notebooks: folder of reference notebooks (default: ./notebooks, else the course's).
         jobs: parallel kernels (default and maximum: os.cpu_count()).
-        timeout, total_timeout, quick, kernel_name, keep: see grade_notebook.
-        log: stream for one progress line per graded notebook (None: silent).
+        timeout, total_timeout, quick, kernel_name, keep, output_limit: see grade_notebook.
+        sandbox: 'bwrap', 'docker', 'podman' or 'none' (no isolation: a warning, and a note on every row);
+            default: bwrap, and a ValueError saying how to install it when it is missing.
+        memory: address-space cap per kernel in bytes.
+        log: stream for one progress line per graded notebook and warnings (None: silent).
     Returns:
         The grades, sorted by student.
     Raises:
-        ValueError: missing folder, no notebooks, unknown chapter, bad jobs or timeouts.
+        ValueError: missing folder, no notebooks, unknown chapter, bad jobs, timeouts, sandbox or memory,
+            no sandbox available, or an output path inside the submissions folder.
     """
+    box = Sandbox(kind=sandbox or "bwrap", memory=memory)  # validates kind and memory before any work
     subs = find_submissions(submissions)
+    submissions = Path(submissions).resolve()
+    for what, path in (("--out", Path(out).resolve()), ("--keep", Path(keep).resolve() if keep else None)):
+        if path is not None and path.is_relative_to(submissions):
+            raise ValueError(f"{what} {str(path)!r} is inside the submissions folder; nothing is ever written there")
+    # 1. Read every submission into memory before any kernel starts: nothing a kernel does changes what is graded.
+    texts = {p: p.read_bytes() for p in subs}
     folder = Path(notebooks) if notebooks else default_notebook_folder()
-    reference = resolve_chapter(chapter if chapter else _chapter_from_metadata(subs), folder)
+    reference = resolve_chapter(chapter if chapter else _chapter_from_metadata(texts), folder)
     cpus = os.cpu_count() or 1
     jobs = cpus if jobs is None else jobs
     if not 1 <= jobs <= cpus:
@@ -337,13 +383,19 @@ def grade(
     numbers = [e.number for e in find_exercises(nbformat.read(reference, as_version=4))]
     if not numbers:
         raise ValueError(f"chapter {reference.stem} has no exercises")
+    # 2. The sandbox: bwrap unless told otherwise; none only when asked for, with a warning.
+    box = Sandbox(kind=choose(sandbox), memory=memory)
+    if box.kind == "none" and log is not None:
+        print("warning: --sandbox none: submissions run unisolated and can read or change any file you can",
+              file=log, flush=True)
     jobs = min(jobs, len(subs))
-    names = {p: p.relative_to(submissions).with_suffix("").as_posix() for p in subs}
+    names = {p: p.resolve().relative_to(submissions).with_suffix("").as_posix() for p in subs}
+    hide = [submissions, Path(out).resolve().parent] + ([Path(keep).resolve()] if keep else [])
     kw = dict(timeout=timeout, total_timeout=total_timeout, quick=quick, kernel_name=kernel_name, keep=keep,
-              threads=max(1, cpus // jobs))
+              threads=max(1, cpus // jobs), sandbox=box, hide=hide, output_limit=output_limit)
     grades = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(_grade_in_worker, p, reference, student=names[p], **kw): p for p in subs}
+        futures = {pool.submit(_grade_in_worker, texts[p], reference, student=names[p], **kw): p for p in subs}
         for fut in as_completed(futures):
             p = futures[fut]
             try:

@@ -1,0 +1,167 @@
+"""Execute one grading copy in a sandboxed Jupyter kernel (nbclient), with capped output and time limits.
+
+The kernel talks to the grader over Unix sockets in its scratch folder (it has no network); nothing it
+writes is read back except its messages, and those are capped per cell.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.v4 import output_from_msg
+
+from .sandbox import Sandbox, kernel_command
+
+OUTPUT_LIMIT = 2 * 10**6  # bytes of output kept per cell
+MAX_OUTPUTS = 500  # output items kept per cell
+MAX_MESSAGE = 64 * 2**20  # larger single messages are refused by the socket (zmq MAXMSGSIZE)
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """Starts the named kernel through `kernel_command` (sandbox + resource limits)."""
+
+    def __init__(self, *, box: Sandbox, scratch: Path, hide: list[Path], env: dict[str, str], extra_ro: list[Path],
+                 cpu_seconds: int, **kwargs):
+        super().__init__(transport="ipc", ip=str(scratch / "kernel"), connection_file=str(scratch / "kernel.json"),
+                         **kwargs)
+        self._box, self._scratch, self._hide, self._env = box, scratch, hide, env
+        self._extra_ro, self._cpu = extra_ro, cpu_seconds
+        import zmq
+
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        return kernel_command(self._box, cmd, self._scratch, hide=self._hide, env=self._env, extra_ro=self._extra_ro,
+                              cpu_seconds=self._cpu)
+
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = "message"  # signals would reach bwrap, not the kernel
+        return spec
+
+
+def _size(out: nbformat.NotebookNode) -> int:
+    if out.get("output_type") == "stream":
+        return len(out.get("text", ""))
+    return len(json.dumps(out.get("data", {}))) + len(json.dumps(out.get("traceback", [])))
+
+
+class GradingClient(NotebookClient):
+    """NotebookClient that caps each cell's output, ignores widget comms and records each reply's status."""
+
+    def __init__(self, nb, *, output_limit: int = OUTPUT_LIMIT, **kwargs):
+        super().__init__(nb, **kwargs)
+        self.output_limit = output_limit
+        self.statuses: dict[int, str] = {}
+        self.truncated: set[int] = set()
+        self._sizes: dict[int, int] = {}
+
+    def output(self, outs, msg, display_id, cell_index):
+        try:
+            out = output_from_msg(msg)
+        except ValueError:
+            return None
+        used = self._sizes.get(cell_index, 0)
+        size = _size(out)
+        if used + size > self.output_limit or len(outs) >= MAX_OUTPUTS:
+            if cell_index not in self.truncated:
+                self.truncated.add(cell_index)
+                room = max(0, self.output_limit - used)
+                if out.get("output_type") == "stream" and room:
+                    out["text"] = out["text"][:room]
+                    outs.append(out)
+                outs.append(nbformat.v4.new_output("stream", name="stderr",
+                                                   text=f"\n[grader: output over {self.output_limit} bytes; the rest was dropped]\n"))
+            self._sizes[cell_index] = self.output_limit
+            return None
+        self._sizes[cell_index] = used + size
+        outs.append(out)
+        return out
+
+    def handle_comm_msg(self, outs, msg, cell_index):
+        return None  # no widget state and no output-widget redirection while grading
+
+    def clear_output(self, outs, msg, cell_index):
+        outs[:] = []
+        self._sizes[cell_index] = 0
+        self.truncated.discard(cell_index)
+
+    async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+        self.statuses[cell_index] = (exec_reply or {}).get("content", {}).get("status", "none")
+        return await super()._check_raise_for_error(cell, cell_index, exec_reply)
+
+
+def run_notebook(nb: nbformat.NotebookNode, *, box: Sandbox, scratch: Path, hide: list[Path] = (),
+                 env: dict[str, str] | None = None, extra_ro: list[Path] = (), timeout: int = 300,
+                 total_timeout: int = 1800, kernel_name: str = "python3",
+                 output_limit: int = OUTPUT_LIMIT) -> tuple[nbformat.NotebookNode, dict[int, str], list[str]]:
+    """Execute `nb` (modified in place) in a sandboxed kernel that runs in `scratch`.
+
+    Args:
+        nb: the grading copy.
+        box: sandbox and limits.
+        scratch: the kernel's working folder (the only writable path inside the sandbox).
+        hide: folders the kernel must not see.
+        env: the kernel's environment (bwrap/docker: its whole environment; none: added to the grader's).
+        extra_ro: more read-only paths for the kernel.
+        timeout: seconds per cell (interrupted past it, later cells still run).
+        total_timeout: seconds for the whole notebook (kernel killed past it).
+        kernel_name: Jupyter kernel whose command is wrapped.
+        output_limit: bytes of output kept per cell.
+    Returns:
+        (executed notebook, reply status per executed cell index ('ok'/'error'/...), notes).
+    """
+    env = dict(env or {})
+    kernel_env = env if box.kind != "none" else {**os.environ, **env}
+    km = SandboxKernelManager(box=box, scratch=scratch, hide=list(hide), env=kernel_env, extra_ro=list(extra_ro),
+                              cpu_seconds=total_timeout + 60, kernel_name=kernel_name)
+    client = GradingClient(
+        nb, km=km, output_limit=output_limit, timeout=timeout, startup_timeout=120, allow_errors=True,
+        interrupt_on_timeout=True, raise_on_iopub_timeout=False, iopub_timeout=5, record_timing=False,
+        store_widget_state=False,
+        error_on_timeout={"ename": "TimeoutError", "evalue": f"cell exceeded the {timeout} s time limit", "traceback": []},
+        resources={"metadata": {"path": str(scratch)}},
+    )
+    notes: list[str] = []
+    start = time.monotonic()
+    expired = threading.Event()
+
+    def kill():
+        expired.set()
+        proc = getattr(km.provisioner, "process", None) if km.provisioner else None
+        if proc is not None:
+            try:
+                proc.kill()  # bwrap --die-with-parent takes the whole sandbox down with it
+            except OSError:
+                pass
+
+    timer = threading.Timer(total_timeout, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        client.execute(cwd=str(scratch), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       **({"env": kernel_env} if box.kind == "none" else {}))
+    except (DeadKernelError, CellTimeoutError, RuntimeError, asyncio.TimeoutError, OSError) as e:
+        if expired.is_set() or time.monotonic() - start >= total_timeout:
+            notes.append(f"notebook over its {total_timeout} s limit, kernel stopped")
+        else:
+            notes.append(f"execution stopped: {type(e).__name__}: {str(e)[:200]}")
+    except Exception as e:  # noqa: BLE001 - a hostile kernel can break the protocol in any way
+        notes.append(f"execution stopped: {type(e).__name__}: {str(e)[:200]}")
+    finally:
+        timer.cancel()
+    if client.truncated:
+        notes.append(f"output over {output_limit} bytes in {len(client.truncated)} cell(s), truncated")
+    return nb, client.statuses, notes

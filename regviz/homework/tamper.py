@@ -1,0 +1,128 @@
+"""Tamper detection: canary checks planted by the grader that must fail in an honest run.
+
+Around every real check the grader plants two canaries. A canary is the reference check cell, text
+unchanged, run while the exercise's answer names (the names its solution cells bind) are bound to a
+decoy that returns a random number, so an honest kernel fails it. If a canary "passes" (its random
+token is printed and no error is reported), something changed how checks execute: stripped or
+rewritten asserts, hooks that print tokens or swallow errors, patched builtins or patched functions
+that the check calls. That exercise then earns nothing and the row says `tampered`. The same idea as
+the "canary" tests of Carlini et al., "The Secret Sharer" (USENIX Security 2019), used here as an
+integrity check. Every token is a fresh random string per run, so nothing can be printed in advance.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import nbformat
+from nbformat.v4 import new_code_cell
+
+from .notebook import Exercise, _defs_and_uses
+
+ROLE = "regviz_grader"  # cell metadata key; metadata never reaches the kernel
+
+
+@dataclass
+class Plan:
+    """Tokens the grader planted in one grading copy (known only to the grader)."""
+
+    checks: dict[int, str] = field(default_factory=dict)  # exercise -> token of the real check
+    canaries: dict[int, list[str]] = field(default_factory=dict)  # exercise -> tokens of its canaries
+
+
+def token() -> str:
+    """A fresh unpredictable token (128 random bits)."""
+    return "t" + secrets.token_hex(16)
+
+
+def with_token(source: str, tok: str) -> str:
+    """Check source that prints `tok` once all its statements ran (through builtins: a shadowed print does not matter)."""
+    return source.rstrip() + f"\n__import__('builtins').print({tok!r})"
+
+
+def decoy_names(ref: nbformat.NotebookNode, ex: Exercise) -> list[str]:
+    """Names bound by the exercise's reference answer cells that its check cell reads."""
+    bound: set[str] = set()
+    for i in ex.answer_cells:
+        info = _defs_and_uses(ref.cells[i].source)
+        if info is not None:
+            bound |= info[1]
+    check = _defs_and_uses(ref.cells[ex.check_cell].source) if ex.check_cell is not None else None
+    reads = check[2] if check is not None else set()
+    return sorted(bound & reads)
+
+
+def canary_cells(check_source: str, names: list[str], tok: str, exercise: int) -> list[nbformat.NotebookNode]:
+    """[setup, canary, restore]: bind decoys, run the unchanged check, put every global back.
+
+    Without decoy names the canary gets one extra assertion that is false for random numbers.
+    """
+    k = secrets.token_hex(6)
+    value = 1 + secrets.randbelow(10**12) / 7.0  # a random float no honest answer returns
+    if names:
+        setup = f"_rg{k} = dict(globals())\n" + " = ".join(names) + f" = lambda *_a, **_k: {value!r}"
+        body = check_source
+    else:
+        setup = f"_rg{k} = dict(globals())"
+        body = check_source.rstrip() + f"\nassert {value!r} == {value + 1!r}"
+    restore = (f"_rs{k} = globals().pop('_rg{k}')\n"
+               f"[globals().pop(_n) for _n in list(globals()) if _n not in _rs{k} and _n != '_rs{k}']\n"
+               f"globals().update(_rs{k})\n"
+               f"del _rs{k}")
+    cells = [new_code_cell(setup), new_code_cell(with_token(body, tok)), new_code_cell(restore)]
+    for role, c in zip(("setup", "canary", "restore"), cells):
+        c.metadata[ROLE] = {"role": role, "exercise": exercise}
+    return cells
+
+
+def plant(nb: nbformat.NotebookNode, ref: nbformat.NotebookNode, ref_exercises: list[Exercise]) -> tuple[nbformat.NotebookNode, Plan, list[int]]:
+    """Grading copy of a submission: each check cell replaced by the reference's, with a canary before and after.
+
+    Args:
+        nb: the submission (not modified).
+        ref: the reference notebook.
+        ref_exercises: find_exercises(ref).
+    Returns:
+        (grading copy, the plan of tokens, exercise numbers whose check cell is missing from the submission).
+    """
+    from .notebook import check_number
+
+    by_number = {e.number: e for e in ref_exercises if e.check_cell is not None}
+    plan = Plan()
+    out = nbformat.from_dict(nb)
+    cells = []
+    for cell in out.cells:
+        if cell.cell_type != "code":
+            cells.append(cell)
+            continue
+        cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop(ROLE, None)
+        n = check_number(cell.source)
+        if n not in by_number or n in plan.checks:
+            cells.append(cell)
+            continue
+        ex = by_number[n]
+        source = ref.cells[ex.check_cell].source
+        names = decoy_names(ref, ex)
+        plan.checks[n] = token()
+        plan.canaries[n] = [token(), token()]
+        cell.source = with_token(source, plan.checks[n])
+        cell.metadata[ROLE] = {"role": "check", "exercise": n}
+        cells += canary_cells(source, names, plan.canaries[n][0], n) + [cell]
+        cells += canary_cells(source, names, plan.canaries[n][1], n)
+    out.cells = cells
+    return out, plan, sorted(set(by_number) - set(plan.checks))
+
+
+def strip_planted(nb: nbformat.NotebookNode, plan: Plan) -> nbformat.NotebookNode:
+    """Copy without the planted cells and token lines (the executed notebook handed back as feedback)."""
+    out = nbformat.from_dict(nb)
+    out.cells = [c for c in out.cells if c.get("metadata", {}).get(ROLE, {}).get("role") in (None, "check")]
+    tokens = set(plan.checks.values())
+    for c in out.cells:
+        if c.get("metadata", {}).pop(ROLE, None):
+            c.source = "\n".join(line for line in c.source.split("\n") if not any(t in line for t in tokens))
+            for o in c.get("outputs", []):
+                if o.get("output_type") == "stream":
+                    o["text"] = "".join(line for line in o["text"].splitlines(True) if line.strip() not in tokens)
+    return out
