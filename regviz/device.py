@@ -92,3 +92,12 @@ def environment_report(device: str | torch.device | None = None) -> str:
         f"threads     {torch.get_num_threads()}",
         f"device      {dev} ({name})",
     ])
+
+
+def mode_line(fast: bool) -> str:
+    """The line each chapter prints after its parameters, so a saved notebook says which mode produced it."""
+    if not isinstance(fast, bool):
+        raise ValueError(f"fast={fast!r} must be True or False")
+    if fast:
+        return "mode: FAST (quick check: fewer epochs and smaller grids; the numbers below are not the chapter's)"
+    return "mode: full (the chapter's own settings)"

@@ -1,19 +1,17 @@
-"""A tiny decoder-only, character-level transformer LM, an offline corpus, and a small LM training loop.
+"""A tiny decoder-only, character-level transformer LM and its training loop (the corpus is in ``regviz.text``).
 
 Vaswani et al., "Attention Is All You Need" (NeurIPS 2017), pre-norm layout as in GPT-2 (Radford et al., 2019);
 weight tying from Press & Wolf, "Using the Output Embedding to Improve Language Models" (EACL 2017).
 """
 from __future__ import annotations
 
-import importlib
-import inspect
 import math
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from .data import Dataset
 from .device import resolve_device
@@ -21,115 +19,16 @@ from .history import History
 from .losses import z_loss
 from .penalties import decay_groups
 
-# Pure-Python standard-library modules whose docstrings make the default corpus (no download, ever).
-STDLIB_MODULES = (
-    "argparse", "ast", "base64", "bisect", "calendar", "cmd", "codecs", "collections", "configparser",
-    "contextlib", "copy", "csv", "dataclasses", "datetime", "decimal", "difflib", "doctest", "email.message",
-    "enum", "fnmatch", "fractions", "ftplib", "functools", "getopt", "gettext", "glob", "gzip", "heapq", "hmac",
-    "html.parser", "http.client", "http.server", "imaplib", "inspect", "ipaddress", "json", "locale", "logging",
-    "mailbox", "numbers", "operator", "optparse", "os", "pathlib", "pickle", "pickletools", "pprint", "pydoc",
-    "queue", "random", "re", "sched", "secrets", "selectors", "shlex", "shutil", "smtplib", "socket",
-    "socketserver", "statistics", "string", "subprocess", "tarfile", "tempfile", "textwrap", "threading",
-    "timeit", "tokenize", "trace", "traceback", "types", "typing", "unittest.case", "urllib.parse",
-    "urllib.request", "uuid", "warnings", "wave", "weakref", "xml.dom.minidom", "zipfile",
-)
-
-
-def stdlib_corpus(max_chars: int = 200_000, modules: tuple[str, ...] = STDLIB_MODULES) -> str:
-    """English text gathered from docstrings of the installed Python standard library, in a fixed order.
-
-    Only printable ASCII and newlines are kept. The text depends on the Python version installed
-    (the same installation always gives the same text).
-
-    Args:
-        max_chars: stop once this many characters are gathered.
-        modules: module names to read (those that fail to import are skipped).
-
-    Returns:
-        One string of at most ``max_chars`` characters.
-    """
-    if not (isinstance(max_chars, int) and max_chars >= 1000):
-        raise ValueError(f"max_chars={max_chars!r} must be an int >= 1000")
-    parts, total, seen = [], 0, set()
-    for name in modules:
-        try:
-            mod = importlib.import_module(name)
-        except Exception:  # noqa: BLE001 -- an optional module missing here
-            continue
-        docs = [inspect.getdoc(mod)]
-        for _, obj in sorted(vars(mod).items()):
-            if getattr(obj, "__module__", None) == mod.__name__ and (inspect.isclass(obj) or inspect.isfunction(obj)):
-                docs.append(inspect.getdoc(obj))
-        for doc in docs:
-            if not doc or id(doc) in seen or len(doc) < 80:
-                continue
-            seen.add(id(doc))
-            clean = "".join(c for c in doc if c == "\n" or 32 <= ord(c) < 127)
-            parts.append(clean)
-            total += len(clean) + 2
-            if total >= max_chars:
-                return "\n\n".join(parts)[:max_chars]
-    return "\n\n".join(parts)[:max_chars]
-
-
-def load_text(path: str | Path | None = None, max_chars: int = 200_000) -> str:
-    """The text of ``path`` (UTF-8, first ``max_chars`` characters), or the standard-library corpus if None."""
-    if path is None:
-        return stdlib_corpus(max_chars)
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"path={str(path)!r} is not a readable file; give a text file or None for the built-in corpus")
-    return p.read_text(encoding="utf-8", errors="replace")[:max_chars]
-
-
-def lm_dataset(text: str, *, block_size: int = 64, n_train: int | None = None, val_fraction: float = 0.1,
-               device: str | torch.device | None = None) -> tuple[Dataset, list[str]]:
-    """Cut ``text`` into non-overlapping blocks of next-character prediction.
-
-    The last ``val_fraction`` of the text is validation (a contiguous tail, so no block straddles both).
-
-    Args:
-        text: the corpus.  block_size: context length T.  n_train: keep only the first n_train training blocks.
-
-    Returns:
-        ``(data, vocab)``: a ``Dataset`` with X_* (N, T) int64 inputs and y_* (N, T) int64 next characters,
-        ``num_classes`` = vocabulary size; and the vocabulary (index -> character).
-    """
-    if not (isinstance(block_size, int) and block_size >= 2):
-        raise ValueError(f"block_size={block_size!r} must be an int >= 2")
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction={val_fraction!r} must be in (0, 1)")
-    vocab = sorted(set(text))
-    lookup = {c: i for i, c in enumerate(vocab)}
-    ids = torch.tensor([lookup[c] for c in text], dtype=torch.long)
-    cut = int(len(ids) * (1 - val_fraction))
-
-    def blocks(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        n = (len(t) - 1) // block_size
-        if n < 1:
-            raise ValueError(f"text too short for block_size={block_size}: {len(t)} characters in a split")
-        X = t[: n * block_size].view(n, block_size)
-        y = t[1: n * block_size + 1].view(n, block_size)
-        return X, y
-
-    X_tr, y_tr = blocks(ids[:cut])
-    X_va, y_va = blocks(ids[cut:])
-    if n_train is not None:
-        if not (isinstance(n_train, int) and 1 <= n_train <= len(X_tr)):
-            raise ValueError(f"n_train={n_train!r}: use an int from 1 to {len(X_tr)}")
-        X_tr, y_tr = X_tr[:n_train], y_tr[:n_train]
-    dev = resolve_device(device)
-    data = Dataset(name="chars", X_train=X_tr.to(dev), y_train=y_tr.to(dev), X_val=X_va.to(dev), y_val=y_va.to(dev),
-                   num_classes=len(vocab), input_shape=(block_size,))
-    return data, vocab
-
 
 class Block(nn.Module):
     """Pre-norm transformer block: x + drop(attn(LN(x))), then x + drop(MLP(LN(x)))."""
 
-    def __init__(self, d_model: int, n_heads: int, p_attn: float, p_resid: float):
+    def __init__(self, d_model: int, n_heads: int, p_attn: float, p_resid: float, qk_norm: bool = False):
         super().__init__()
         self.n_heads, self.p_attn = n_heads, p_attn
+        # qk-layernorm (Dehghani et al. 2023; Wortsman et al. 2023): LayerNorm on queries and keys per head
+        self.q_norm = nn.LayerNorm(d_model // n_heads) if qk_norm else nn.Identity()
+        self.k_norm = nn.LayerNorm(d_model // n_heads) if qk_norm else nn.Identity()
         self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
@@ -140,6 +39,7 @@ class Block(nn.Module):
         B, T, D = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(D, dim=-1)  # 3 x (B, T, D)
         q, k, v = (t.view(B, T, self.n_heads, D // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D/H)
+        q, k = self.q_norm(q), self.k_norm(k)
         # attention dropout: zeroes attention probabilities (inside softmax(QK^T)V), only in training
         a = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.p_attn if self.training else 0.0)
         x = x + self.drop_resid(self.proj(a.transpose(1, 2).reshape(B, T, D)))  # residual dropout
@@ -155,11 +55,12 @@ class TinyLM(nn.Module):
         p_embd: dropout on token + position embeddings.  p_attn: on attention probabilities.
         p_resid: on each block's output before it is added to the residual stream.
         tie_weights: share the token embedding (V, d) with the output projection (Press & Wolf 2017).
+        qk_norm: LayerNorm on each head's queries and keys (qk-layernorm; Dehghani et al. 2023).
     """
 
     def __init__(self, vocab_size: int, block_size: int = 64, *, d_model: int = 64, n_layers: int = 2,
                  n_heads: int = 4, p_embd: float = 0.0, p_attn: float = 0.0, p_resid: float = 0.0,
-                 tie_weights: bool = False):
+                 tie_weights: bool = False, qk_norm: bool = False):
         super().__init__()
         for name, p in (("p_embd", p_embd), ("p_attn", p_attn), ("p_resid", p_resid)):
             if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
@@ -170,7 +71,7 @@ class TinyLM(nn.Module):
         self.tok_emb = nn.Embedding(vocab_size, d_model)
         self.pos_emb = nn.Embedding(block_size, d_model)
         self.drop_embd = nn.Dropout(p_embd)
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, p_attn, p_resid) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(Block(d_model, n_heads, p_attn, p_resid, qk_norm) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
         self.apply(self._init)
@@ -194,6 +95,23 @@ class TinyLM(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(self.ln_f(x))  # (B, T, V)
+
+    @torch.no_grad()
+    def max_attention_logit(self, X: torch.Tensor) -> float:
+        """Largest |q.k| / sqrt(d_head) over heads, layers and causal positions for inputs X (B, T), in eval mode."""
+        T = X.shape[1]
+        x = self.tok_emb(X) + self.pos_emb(torch.arange(T, device=X.device))
+        causal = torch.ones(T, T, dtype=torch.bool, device=X.device).tril()
+        top = 0.0
+        for block in self.blocks:
+            B, _, D = x.shape
+            q, k, _ = block.qkv(block.ln1(x)).split(D, dim=-1)
+            q, k = (t.view(B, T, block.n_heads, -1).transpose(1, 2) for t in (q, k))  # (B, H, T, d_head)
+            q, k = block.q_norm(q), block.k_norm(k)
+            logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, H, T, T)
+            top = max(top, float(logits.abs().masked_fill(~causal, 0).max()))
+            x = block(x)
+        return top
 
 
 @torch.no_grad()
@@ -228,54 +146,76 @@ def evaluate_lm(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_siz
 
 def fit_lm(model: nn.Module, data: Dataset, *, epochs: int = 10, lr: float = 3e-3, weight_decay: float = 0.0,
            decay_all: bool = False, z_loss_coef: float = 0.0, label_smoothing: float = 0.0, batch_size: int = 32,
-           warmup_steps: int = 0, grad_clip: float | None = 1.0, autocast_dtype: torch.dtype | None = None,
-           seed: int = 0, device: str | torch.device | None = None, n_eval_train: int = 256) -> History:
+           warmup_steps: int = 0, schedule: str = "constant", betas: tuple[float, float] = (0.9, 0.999),
+           grad_clip: float | None = 1.0, autocast_dtype: torch.dtype | None = None, seed: int = 0,
+           device: str | torch.device | None = None, n_eval_train: int = 256, n_eval_val: int | None = None,
+           progress: bool = False) -> History:
     """Train an LM with AdamW on next-character prediction; one "epoch" = one pass over the training blocks.
 
     Loss per step: ``cross_entropy(logits, y, label_smoothing) + z_loss_coef * z_loss(logits)``.
 
     Args:
         model: maps (B, T) ids to (B, T, V) logits; trained in place.
-        data: from ``lm_dataset``.
+        data: from ``regviz.text.lm_dataset``.
         weight_decay: AdamW decay, applied to matrices and embeddings only (``decay_groups``) unless ``decay_all``.
         z_loss_coef: coefficient of ``z_loss`` (0 = off; PaLM used 1e-4).
         label_smoothing: passed to ``F.cross_entropy`` for training (evaluation reports plain cross-entropy).
-        warmup_steps: linear LR warm-up from lr/warmup_steps to lr, then constant.
+        warmup_steps: linear LR warm-up from lr/warmup_steps to lr.
+        schedule: after warm-up, "constant" or "cosine" (decays to 0 at the last step).
+        betas: AdamW's (beta1, beta2); large-model recipes often use beta2 = 0.95.
         grad_clip: max global gradient norm (None = no clipping).
         autocast_dtype: e.g. ``torch.bfloat16`` to run the forward pass in low precision (autocast).
         n_eval_train: training blocks used to measure the training loss each epoch.
+        n_eval_val: validation blocks used each epoch (None = all).
+        progress: show a tqdm progress bar over epochs.
 
     Returns:
         A ``History``: losses are per-token cross-entropy (nats), acc is next-character accuracy;
-        ``extra`` holds ``log_z`` (mean validation log Z), ``abs_log_z_max`` and ``train_log_z``.
+        ``extra`` holds ``log_z`` (mean validation log Z), ``abs_log_z_max``, ``train_log_z`` and, for
+        models with ``max_attention_logit``, ``attn_logit_max``.
     """
-    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("n_eval_train", n_eval_train)):
         if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
             raise ValueError(f"{name}={v!r} must be an int >= 1")
     for name, v in (("lr", lr), ("weight_decay", weight_decay), ("z_loss_coef", z_loss_coef)):
-        if not (isinstance(v, (int, float)) and v >= 0):
-            raise ValueError(f"{name}={v!r} must be a number >= 0")
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+            raise ValueError(f"{name}={v!r} must be a finite number >= 0")
     if not 0 <= label_smoothing < 1:
         raise ValueError(f"label_smoothing={label_smoothing!r} must be in [0, 1)")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule={schedule!r}; allowed: 'constant', 'cosine'")
     dev = resolve_device(device)
     model.to(dev)
     if data.device != dev:
         data = data.to(dev)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    params = [p for p in model.parameters()] if decay_all else decay_groups(model, weight_decay)
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup_steps)) if warmup_steps else None
-    hist = History(config=dict(model=type(model).__name__, dataset=data.name, n_train=len(data.X_train),
-                               epochs=epochs, lr=lr, weight_decay=weight_decay, decay_all=decay_all,
-                               z_loss_coef=z_loss_coef, label_smoothing=label_smoothing, batch_size=batch_size,
-                               warmup_steps=warmup_steps, grad_clip=grad_clip, seed=seed, device=str(dev),
-                               autocast=str(autocast_dtype) if autocast_dtype else None))
-    for key in ("log_z", "abs_log_z_max", "train_log_z"):
-        hist.extra[key] = []
     X, y, n = data.X_train, data.y_train, len(data.X_train)
+    total_steps = epochs * math.ceil(n / batch_size)
+
+    def lr_factor(step: int) -> float:
+        # 1. linear warm-up, 2. constant or cosine decay to 0 over the remaining steps
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / max(1, total_steps - warmup_steps)))
+        return 1.0
+
+    params = [p for p in model.parameters()] if decay_all else decay_groups(model, weight_decay)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
+    hist = History(config=dict(model=type(model).__name__, dataset=data.name, n_train=n, epochs=epochs, lr=lr,
+                               weight_decay=weight_decay, decay_all=decay_all, z_loss_coef=z_loss_coef,
+                               label_smoothing=label_smoothing, batch_size=batch_size, warmup_steps=warmup_steps,
+                               schedule=schedule, betas=list(betas), grad_clip=grad_clip, seed=seed, device=str(dev),
+                               autocast=str(autocast_dtype) if autocast_dtype else None))
+    probe = getattr(model, "max_attention_logit", None)
+    for key in ("log_z", "abs_log_z_max", "train_log_z") + (("attn_logit_max",) if probe else ()):
+        hist.extra[key] = []
+    X_val, y_val = data.X_val[:n_eval_val], data.y_val[:n_eval_val]
     start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
+    bar = tqdm(range(1, epochs + 1), desc="epochs", leave=False, disable=not progress)
+    for epoch in bar:
         # 1. one pass over shuffled training blocks
         model.train()
         hist.lr.append(opt.param_groups[0]["lr"])
@@ -293,18 +233,24 @@ def fit_lm(model: nn.Module, data: Dataset, *, epochs: int = 10, lr: float = 3e-
             if grad_clip is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             opt.step()
-            if sched is not None:
-                sched.step()
+            sched.step()
         # 2. measure in eval mode (dropout off)
         tr = evaluate_lm(model, X[:n_eval_train], y[:n_eval_train], autocast_dtype=autocast_dtype)
-        va = evaluate_lm(model, data.X_val, data.y_val, autocast_dtype=autocast_dtype)
+        va = evaluate_lm(model, X_val, y_val, autocast_dtype=autocast_dtype)
         hist.train_loss.append(tr["loss"]); hist.train_acc.append(tr["acc"])
         hist.val_loss.append(va["loss"]); hist.val_acc.append(va["acc"])
         hist.extra["log_z"].append(va["log_z"]); hist.extra["abs_log_z_max"].append(va["abs_log_z_max"])
         hist.extra["train_log_z"].append(tr["log_z"])
+        if probe:
+            was = model.training
+            model.eval()
+            hist.extra["attn_logit_max"].append(probe(X_val[:32]))
+            model.train(was)
+        bar.set_postfix(val_loss=f"{va['loss']:.3f}")
         if not (math.isfinite(tr["loss"]) and math.isfinite(va["loss"])):
             hist.stop_reason = f"diverged: loss became non-finite at epoch {epoch}"
             break
+    bar.close()
     hist.seconds = time.perf_counter() - start
     hist.update_best()
     return hist

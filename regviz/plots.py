@@ -4,6 +4,7 @@ Nothing here trains: a widget redraws from cached results.
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -199,5 +200,77 @@ def plot_projection(points: torch.Tensor, y: torch.Tensor, *, ax=None, title: st
     if title:
         ax.set_title(title)
     ax.legend(fontsize=8, markerscale=2)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_lm_baselines(hist: History, baselines: Mapping[str, float], *, init_loss: float | None = None, ax=None,
+                      title: str | None = None):
+    """An LM's train/validation loss per epoch against count-model baselines (horizontal lines).
+
+    Args:
+        hist: the LM's History (losses in nats/char).  baselines: ``{name: validation loss}``.
+        init_loss: validation loss before training, drawn at epoch 0.
+    """
+    ax = _ax(ax)
+    ep, tr, va = hist.epochs, hist.train_loss, hist.val_loss
+    if init_loss is not None:
+        ep, tr, va = [0] + ep, [init_loss] + tr, [init_loss] + va
+    ax.plot(ep, tr, "o--", color="C0", label="transformer: train")
+    ax.plot(ep, va, "o-", color="C0", label="transformer: validation")
+    for i, (name, loss) in enumerate(baselines.items()):
+        ax.axhline(loss, color=f"C{i + 1}", ls=":", label=f"{name} counts: {loss:.2f}")
+    ax.set_xlabel("epoch (passes over the training text)")
+    ax.set_ylabel("cross-entropy (nats/char)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_lr_sensitivity(table: Mapping[str, Mapping[float, float]], *, ax=None, ceiling: float | None = None,
+                        title: str | None = None):
+    """Final validation loss against peak learning rate, one line per variant (log x axis).
+
+    Args:
+        table: ``{variant: {lr: final validation loss}}``.
+        ceiling: losses above it (or non-finite) are drawn at the ceiling with an "x" (diverged or useless).
+    """
+    ax = _ax(ax)
+    markers = "osD^v<>"
+    for i, (name, by_lr) in enumerate(table.items()):
+        lrs = sorted(by_lr)
+        ys = [by_lr[lr] for lr in lrs]
+        off = [ceiling is not None and not (math.isfinite(y) and y <= ceiling) for y in ys]
+        shown = [ceiling if o else y for y, o in zip(ys, off)]
+        ax.plot(lrs, shown, "-", marker=markers[i % len(markers)], color=f"C{i}", label=name, ms=5)
+        if any(off):
+            ax.plot([lr for lr, o in zip(lrs, off) if o], [ceiling] * sum(off), "x", color=f"C{i}", ms=9, mew=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("peak learning rate")
+    ax.set_ylabel("final validation loss (nats/char)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    return ax
+
+
+def plot_series(series: Mapping[str, Sequence[float]], *, ylabel: str, ax=None, logy: bool = False,
+                hline: float | None = None, title: str | None = None):
+    """Per-epoch series (e.g. mean log Z, largest attention logit) of several runs, one line each."""
+    ax = _ax(ax)
+    for i, (name, ys) in enumerate(series.items()):
+        ax.plot(range(1, len(ys) + 1), list(ys), "o-", color=f"C{i}", label=name, ms=4)
+    if hline is not None:
+        ax.axhline(hline, color="k", lw=0.8, ls=":")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return ax

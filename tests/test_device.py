@@ -49,3 +49,19 @@ class TestDevice:
         """The first-cell report lists torch's version and the device."""
         text = regviz.environment_report("cpu")
         assert torch.__version__ in text and "device      cpu" in text
+
+
+class TestModeLine:
+    """The mode line a chapter prints after its parameters."""
+
+    def test_modes_differ_and_name_themselves(self):
+        """FAST and full lines are different and say which mode they are."""
+        from regviz import mode_line
+        assert mode_line(True).startswith("mode: FAST") and mode_line(False).startswith("mode: full")
+        assert mode_line(False) not in mode_line(True)
+
+    def test_bad_value(self):
+        """A non-bool (e.g. the string "False" from a command line) raises ValueError."""
+        from regviz import mode_line
+        with pytest.raises(ValueError, match="'False'"):
+            mode_line("False")

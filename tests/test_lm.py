@@ -1,11 +1,12 @@
-"""Tests for regviz.lm (tiny transformer LM, corpus, fit_lm) and regviz.losses.z_loss."""
+"""Tests for regviz.lm (tiny transformer LM, fit_lm) and regviz.losses.z_loss."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from regviz.lm import TinyLM, evaluate_lm, fit_lm, lm_dataset, stdlib_corpus
+from regviz.lm import TinyLM, evaluate_lm, fit_lm
+from regviz.text import lm_dataset, stdlib_corpus
 from regviz.losses import z_loss
 from regviz.penalties import decay_groups
 
@@ -43,32 +44,6 @@ class TestZLoss:
         """A 0-d tensor is rejected with ValueError."""
         with pytest.raises(ValueError):
             z_loss(torch.tensor(1.0))
-
-
-class TestCorpus:
-    """Offline corpus and block dataset."""
-
-    def test_stdlib_corpus_ascii_and_length(self):
-        """The corpus is printable ASCII plus newlines and honours max_chars."""
-        text = stdlib_corpus(20_000)
-        assert 10_000 < len(text) <= 20_000
-        assert all(c == "\n" or 32 <= ord(c) < 127 for c in text)
-
-    def test_blocks_are_shifted_by_one(self):
-        """y is X shifted by one character, and decoding X gives back the text."""
-        text = "the quick brown fox jumps over the lazy dog. " * 30
-        data, vocab = lm_dataset(text, block_size=16, device="cpu")
-        assert data.X_train.shape[1] == 16 and data.num_classes == len(set(text))
-        assert torch.equal(data.X_train[0, 1:], data.y_train[0, :-1])
-        assert "".join(vocab[i] for i in data.X_train[0].tolist()) == text[:16]
-
-    def test_bad_args(self):
-        """Bad block_size / file path raise ValueError."""
-        with pytest.raises(ValueError):
-            lm_dataset("abc" * 100, block_size=1)
-        from regviz.lm import load_text
-        with pytest.raises(ValueError):
-            load_text("/nonexistent/file.txt")
 
 
 class TestTinyLM:
@@ -115,6 +90,30 @@ class TestTinyLM:
         with pytest.raises(ValueError):
             TinyLM(20, 16, p_attn=1.0)
 
+    def test_qk_norm_bounds_attention_logits(self):
+        """With qk-layernorm, scaling the query/key weights by 100 leaves attention logits bounded by sqrt(d_head)."""
+        torch.manual_seed(0)
+        X = torch.randint(0, 20, (2, 16))
+        for qk_norm in (False, True):
+            m = TinyLM(20, 16, d_model=32, n_heads=4, qk_norm=qk_norm).eval()
+            with torch.no_grad():
+                for block in m.blocks:
+                    block.qkv.weight[:64] *= 100  # the query and key rows
+            top = m.max_attention_logit(X)
+            assert (top <= 8 ** 0.5 + 1e-4) if qk_norm else (top > 10)
+
+    @torch.no_grad()
+    def test_max_attention_logit_matches_manual_attention(self):
+        """max_attention_logit equals the largest |q.k|/sqrt(d_head) computed by hand on causal positions."""
+        torch.manual_seed(0)
+        m = TinyLM(20, 8, d_model=16, n_heads=2, n_layers=1).eval()
+        X = torch.randint(0, 20, (1, 8))
+        block = m.blocks[0]
+        x = m.tok_emb(X) + m.pos_emb(torch.arange(8))
+        q, k, v = (t.view(1, 8, 2, 8).transpose(1, 2) for t in block.qkv(block.ln1(x)).split(16, -1))
+        logits = (q @ k.transpose(-1, -2) / 8 ** 0.5).masked_fill(~torch.ones(8, 8, dtype=torch.bool).tril(), 0)
+        assert m.max_attention_logit(X) == pytest.approx(float(logits.abs().max()), rel=1e-5)
+
 
 @pytest.fixture(scope="module")
 def data():
@@ -151,6 +150,17 @@ class TestFitLM:
         assert hs[0] == hs[1]
 
     def test_bad_args(self, data):
-        """Negative z_loss_coef raises ValueError."""
-        with pytest.raises(ValueError):
-            fit_lm(TinyLM(data.num_classes, 32, d_model=16), data, z_loss_coef=-1.0)
+        """Negative z_loss_coef, an infinite lr and an unknown schedule raise ValueError."""
+        for kw in (dict(z_loss_coef=-1.0), dict(lr=float("inf")), dict(schedule="linear")):
+            with pytest.raises(ValueError, match=next(iter(kw))):
+                fit_lm(TinyLM(data.num_classes, 32, d_model=16), data, **kw)
+
+    def test_cosine_schedule(self, data):
+        """Warm-up then cosine: the per-epoch lr rises, peaks at lr and the last epoch starts near the end of the decay."""
+        m = TinyLM(data.num_classes, 32, d_model=16, n_layers=1)
+        steps = -(-len(data.X_train) // 32)  # per epoch
+        h = fit_lm(m, data, epochs=4, lr=1e-2, warmup_steps=steps, schedule="cosine", device="cpu")
+        # epoch e starts at step (e-1)*steps: warm-up factor 1/steps, then cos decay over 3 epochs
+        expect = [1e-2 / steps] + [1e-2 * 0.5 * (1 + math.cos(math.pi * j / 3)) for j in range(3)]
+        assert h.lr == pytest.approx(expect, rel=1e-6)
+        assert h.config["schedule"] == "cosine" and "attn_logit_max" in h.extra and len(h.extra["attn_logit_max"]) == 4

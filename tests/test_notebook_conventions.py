@@ -61,3 +61,17 @@ class TestChapter:
     def test_cites_a_paper(self, path):
         md = "\n".join(_src(c) for c in _cells(path) if c["cell_type"] == "markdown")
         assert re.search(r"\b(19|20)\d\d\b", md), "no cited paper year in the text"
+
+    def test_saved_from_a_full_run(self, path):
+        """The committed outputs come from a full-mode run: the mode line says "full" and no cell says FAST."""
+        from regviz import mode_line
+        text = "\n".join("".join(o.get("text", "")) for c in _cells(path) for o in c.get("outputs", [])
+                         if o.get("output_type") == "stream")
+        assert mode_line(False) in text, "no full-mode line in the saved outputs: execute the chapter with FAST=False"
+        assert mode_line(True) not in text, "saved from a FAST run"
+
+    def test_mode_line_follows_the_parameters(self, path):
+        """The cell after the parameters cell prints regviz.mode_line(FAST)."""
+        cells = [c for c in _cells(path) if c["cell_type"] == "code"]
+        i = next(i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", []))
+        assert "mode_line(FAST)" in _src(cells[i + 1])

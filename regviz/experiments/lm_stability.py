@@ -1,0 +1,105 @@
+"""Learning-rate sensitivity of a tiny LM with and without z-loss and qk-layernorm, at CPU scale.
+
+Scaled-down version of the LR sweeps of Wortsman et al., "Small-scale proxies for large-scale Transformer
+training instabilities" (2023, arXiv 2309.14322): AdamW with beta2 = 0.95, no weight decay, warm-up then
+cosine decay, gradient clipping at 1; each setting is trained at learning rates spanning several decades.
+z-loss (1e-4): Chowdhery et al., "PaLM" (2022). qk-layernorm: Dehghani et al., "Scaling Vision Transformers
+to 22 Billion Parameters" (2023).
+
+Regenerate the stored file (about 10 minutes on a 2-core CPU)::
+
+    python -m regviz.experiments.lm_stability --out notebooks/results/lm_lr_sweep.json
+
+and larger, e.g. on a GPU: ``--scale gpu`` (wider, deeper model trained on the whole corpus for longer).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from ..device import resolve_device
+from ..lm import TinyLM, fit_lm
+from ..text import lm_dataset, stdlib_corpus
+
+LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+# (name, z_loss_coef, qk_norm): the paper's recipe has both on; each intervention is removed in turn
+VARIANTS = (("z-loss + qk-layernorm", 1e-4, True), ("no z-loss", 0.0, True), ("no qk-layernorm", 1e-4, False))
+SCALES = {  # model and data size per scale
+    "cpu": dict(d_model=64, n_layers=2, n_heads=4, block_size=64, n_train=4000, epochs=4, batch_size=32),
+    "gpu": dict(d_model=256, n_layers=4, n_heads=8, block_size=128, n_train=None, epochs=10, batch_size=64),
+}
+
+
+def run_sweep(*, lrs=LRS, variants=VARIANTS, scale: str = "cpu", seed: int = 0, device=None,
+              progress: bool = True) -> dict:
+    """Train one model per (variant, lr) and return a JSON-friendly dict of their per-epoch records.
+
+    Args:
+        lrs: peak learning rates.  variants: (name, z_loss_coef, qk_norm) triples.
+        scale: "cpu" or "gpu" (see ``SCALES``).  seed: one seed for every run (same init, same batches).
+
+    Returns:
+        ``{"config": {...}, "runs": [{"variant", "lr", "z_loss_coef", "qk_norm", "val_loss", "log_z",
+        "attn_logit_max", "train_loss", "stop_reason", "seconds"}, ...]}``.
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale={scale!r}; allowed: {sorted(SCALES)}")
+    cfg = SCALES[scale]
+    dev = resolve_device(device)
+    data, vocab = lm_dataset(stdlib_corpus(), block_size=cfg["block_size"], n_train=cfg["n_train"], device=dev)
+    recipe = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], weight_decay=0.0, betas=(0.9, 0.95),
+                  warmup_steps=50, schedule="cosine", grad_clip=1.0, n_eval_val=512)
+    out = {"config": dict(scale=scale, seed=seed, device=str(dev), torch=torch.__version__,
+                          corpus_chars=int(data.X_train.numel() + data.X_val.numel()), vocab=len(vocab),
+                          model={k: cfg[k] for k in ("d_model", "n_layers", "n_heads", "block_size")},
+                          n_train_blocks=len(data.X_train), **{k: v for k, v in recipe.items() if k != "betas"},
+                          betas=[0.9, 0.95]),
+           "runs": []}
+    for name, z, qk in variants:
+        for lr in lrs:
+            torch.manual_seed(seed)
+            model = TinyLM(len(vocab), cfg["block_size"], d_model=cfg["d_model"], n_layers=cfg["n_layers"],
+                           n_heads=cfg["n_heads"], qk_norm=qk)
+            t = time.perf_counter()
+            h = fit_lm(model, data, lr=lr, z_loss_coef=z, seed=seed, device=dev, **recipe)
+            run = dict(variant=name, lr=lr, z_loss_coef=z, qk_norm=qk, val_loss=h.val_loss, train_loss=h.train_loss,
+                       log_z=h.extra["log_z"], attn_logit_max=h.extra["attn_logit_max"], stop_reason=h.stop_reason,
+                       seconds=round(time.perf_counter() - t, 1))
+            out["runs"].append(run)
+            if progress:
+                print(f"{name:22s} lr {lr:<6g} final val {h.val_loss[-1]:.3f}  log Z {h.extra['log_z'][-1]:7.2f}  "
+                      f"max attn logit {h.extra['attn_logit_max'][-1]:9.1f}  ({run['seconds']} s)", flush=True)
+    return out
+
+
+def final_losses(sweep: dict) -> dict[str, dict[float, float]]:
+    """``{variant: {lr: final validation loss}}`` from a stored sweep (non-finite losses stay as they are)."""
+    table: dict[str, dict[float, float]] = {}
+    for r in sweep["runs"]:
+        table.setdefault(r["variant"], {})[r["lr"]] = r["val_loss"][-1]
+    return table
+
+
+def load(path: str | Path) -> dict:
+    """A stored sweep (``run_sweep``'s dict)."""
+    return json.loads(Path(path).read_text())
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True, help="JSON file to write")
+    ap.add_argument("--scale", default="cpu", choices=sorted(SCALES))
+    ap.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    sweep = run_sweep(scale=args.scale, seed=args.seed, device=args.device)
+    Path(args.out).write_text(json.dumps(sweep, indent=1))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
