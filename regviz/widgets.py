@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
+import os
 import re
 import sys
 import time
@@ -21,6 +23,8 @@ from .history import History
 
 Settings = dict[str, Any]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+FRAMES_MIME = "application/vnd.regviz.frames+json"  # every precomputed setting's picture, for a static page
+FRAMES_ENV = "REGVIZ_FRAMES"  # "1": a displayed panel saves its frames too (slower: each frame is drawn)
 
 
 def log_slider(description: str, values: Iterable[float], value: float | None = None) -> W.SelectionSlider:
@@ -44,6 +48,15 @@ def _colab_metadata() -> dict[str, Any]:
     out = sys.modules.get("google.colab.output")
     url = getattr(getattr(out, "_widgets", None), "_installed_url", None)
     return {WIDGET_VIEW: {"colab": {"custom_widget_manager": {"url": url}}}} if isinstance(url, str) else {}
+
+
+def _palette_png(png: bytes) -> bytes:
+    """The same picture as an 8-bit palette PNG (about a third of the bytes for line plots)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256).save(buf, format="png", optimize=True)
+    return buf.getvalue()
 
 
 def _histories(result) -> list[History]:
@@ -152,6 +165,19 @@ class SliderPanel:
         self.last_error = f"{type(exc).__name__}: {exc}"
         self._set_status(f"&#9888; could not show this setting: {html.escape(self.last_error)}", "#b00020")
 
+    def _picture(self, settings: Settings) -> bytes:
+        """The PNG for ``settings`` (whose result is cached), drawn once and then kept."""
+        full_key = tuple(sorted(settings.items()))
+        if full_key not in self.png_cache:
+            self.fig.clear()
+            # fixed margins: tight_layout would re-measure every tick label (~0.3 s a redraw)
+            self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.86, wspace=0.25)
+            self.plot_fn(self.cache[self._key(settings)], self.fig, settings)
+            buf = io.BytesIO()
+            self.fig.savefig(buf, format="png")
+            self.png_cache[full_key] = buf.getvalue()
+        return self.png_cache[full_key]
+
     def update(self) -> None:
         """Fetch (or train) the result for the current settings and redraw. Errors become a status message."""
         settings = self.settings
@@ -165,16 +191,7 @@ class SliderPanel:
                 self._set_status(f"&#8987; training {html.escape(label)} ...")
                 self.cache[key] = self.run_fn(**{k: v for k, v in settings.items() if k not in self.view_only})
             result = self.cache[key]
-            full_key = tuple(sorted(settings.items()))
-            if full_key not in self.png_cache:
-                self.fig.clear()
-                # fixed margins: tight_layout would re-measure every tick label (~0.3 s a redraw)
-                self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.86, wspace=0.25)
-                self.plot_fn(result, self.fig, settings)
-                buf = io.BytesIO()
-                self.fig.savefig(buf, format="png")
-                self.png_cache[full_key] = buf.getvalue()
-            self.image.value = self.png_cache[full_key]
+            self.image.value = self._picture(settings)
         except Exception as exc:  # noqa: BLE001 -- the panel reports, it never raises into the notebook
             self.last_seconds = time.perf_counter() - t
             self._show_error(exc)
@@ -203,7 +220,9 @@ class SliderPanel:
         """The live widget view, plus a PNG of the current picture and a one-line ``text/plain``.
 
         JupyterLab, Notebook 7 and Colab render the widget view (their widget renderer outranks images);
-        GitHub, nbviewer and exported HTML without a kernel show the PNG saved in the notebook.
+        GitHub, nbviewer and exported HTML without a kernel show the PNG saved in the notebook. With
+        ``REGVIZ_FRAMES=1`` the bundle also holds ``frames()`` under ``FRAMES_MIME``, which Jupyter ignores and
+        the course website turns into static sliders.
 
         Returns:
             ``(data, metadata)`` as IPython expects; the metadata names Colab's widget manager when one
@@ -215,7 +234,46 @@ class SliderPanel:
         if self.png:
             data["image/png"] = base64.b64encode(self.png).decode("ascii")
         data["text/plain"] = re.sub(r"\s+", " ", self.describe())
+        if os.environ.get(FRAMES_ENV) == "1":  # for the course website's static sliders (scripts/site.py)
+            data[FRAMES_MIME] = self.frames()
         return data, _colab_metadata()
+
+    def frames(self, *, max_frames: int = 400) -> dict[str, Any]:
+        """Every cached setting drawn once: what a page without a kernel needs for static sliders.
+
+        Each run setting whose result is cached (the precomputed grid, plus settings visited so far) is drawn
+        at every position of the view-only controls. Pictures are palette PNGs (a third of the size; line
+        plots lose nothing visible).
+
+        Returns:
+            ``{"title", "controls": [{"name", "description", "labels", "index"}], "frames": {"i-j-...": b64}}``:
+            a frame's key lists the slider positions (indices, in control order); ``index`` is the position
+            shown now, so the page opens on the same picture as the notebook.
+        """
+        positions = self.positions()
+        names = list(self.controls)
+        view = [n for n in names if n in self.view_only]
+        out: dict[str, str] = {}
+        for key in list(self.cache):
+            run = dict(key)
+            if any(run.get(n) not in positions[n] for n in names if n not in self.view_only):
+                continue  # an off-grid setting: no slider position shows it
+            for combo in itertools.product(*(positions[n] for n in view)):
+                settings = {**run, **dict(zip(view, combo))}
+                name = "-".join(str(positions[n].index(settings[n])) for n in names)
+                if len(out) >= max_frames:
+                    raise ValueError(f"more than max_frames={max_frames} frames; raise it or precompute less")
+                try:
+                    out[name] = base64.b64encode(_palette_png(self._picture(settings))).decode("ascii")
+                except Exception:  # noqa: BLE001 -- a setting that cannot be drawn gets no frame
+                    continue
+        controls = [{"name": n, "description": getattr(w, "description", n) or n,
+                     "labels": [str(lab) for lab, _ in w.options] if hasattr(w, "options") and w.options
+                     and isinstance(w.options[0], tuple) else [f"{v:g}" if isinstance(v, float) else str(v)
+                                                               for v in positions[n]],
+                     "index": positions[n].index(w.value) if w.value in positions[n] else 0}
+                    for n, w in self.controls.items()]
+        return {"title": self.title_text, "controls": controls, "frames": out}
 
     def positions(self) -> dict[str, list]:
         """Every position of every slider (for tests that sweep the whole range)."""

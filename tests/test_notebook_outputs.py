@@ -10,6 +10,7 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+FRAMES_MIME = "application/vnd.regviz.frames+json"
 
 
 def _panel_cells(path):
@@ -32,3 +33,15 @@ def test_every_panel_cell_saves_a_picture(path):
             assert png.startswith(b"\x89PNG") and len(png) > 1000
             text = "".join(data["text/plain"])
             assert "\n" not in text.strip() and not text.startswith("VBox("), text[:80]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_panel_cell_saves_its_frames(path):
+    """Each panel saved its precomputed grid as frames (the website's static sliders): run with REGVIZ_FRAMES=1."""
+    for cell in _panel_cells(path):
+        for data in (o["data"] for o in cell["outputs"] if WIDGET_VIEW in o.get("data", {})):
+            spec = data.get(FRAMES_MIME)
+            assert spec, f"{path.name}: a panel output has no frames (re-execute with REGVIZ_FRAMES=1)"
+            start = "-".join(str(c["index"]) for c in spec["controls"])
+            assert start in spec["frames"], "the frames lack the setting the notebook shows"
+            assert len(spec["frames"]) >= max(len(c["labels"]) for c in spec["controls"])

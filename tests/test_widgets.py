@@ -89,10 +89,12 @@ class TestSavedPicture:
         data, _ = DisplayFormatter().format(p)  # what IPython sends to the notebook for `panel` as a cell's last line
         return data
 
-    def test_bundle_has_widget_view_png_and_one_line(self):
+    def test_bundle_has_widget_view_png_and_one_line(self, monkeypatch):
         import base64
+        monkeypatch.delenv("REGVIZ_FRAMES", raising=False)
         p, _ = _panel(title="Toy panel")
         data = self._bundle(p)
+        assert "application/vnd.regviz.frames+json" not in data  # frames only when asked: each is drawn
         assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == p.widget.model_id
         png = base64.b64decode(data["image/png"])
         assert png.startswith(b"\x89PNG") and png == p.png
