@@ -77,12 +77,15 @@ def _static_outputs(outputs: list[dict]) -> list[dict]:
 
 
 def page_notebook(nb: dict, name: str, *, links: str) -> dict:
-    """The notebook as the site shows it: static outputs, launch links under the title, no widget state."""
+    """The notebook as the site shows it: static outputs, launch links under the title, no widget state,
+    no nbval markers."""
     nb = json.loads(json.dumps(nb))
     nb["metadata"].pop("widgets", None)
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"] = _static_outputs(cell.get("outputs", []))
+            lines = "".join(cell["source"]).splitlines(keepends=True)
+            cell["source"] = "".join(ln for ln in lines if not ln.startswith("# NBVAL_"))  # test markers
     title = next(i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown")
     nb["cells"].insert(title + 1, {"cell_type": "markdown", "metadata": {}, "source": links})
     return nb
