@@ -22,7 +22,7 @@ import nbformat
 from .execute import OUTPUT_LIMIT, run_notebook
 from .notebook import check_number, default_notebook_folder, find_exercises, resolve_chapter, slice_notebook
 from .sandbox import Sandbox, choose
-from .tamper import ROLE, Plan, plant, strip_planted
+from .tamper import ROLE, Plan, passed_canaries, plant, strip_planted
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -90,35 +90,30 @@ def _clean(cell, tok: str, status: str | None) -> tuple[bool, str | None]:
 
 
 def read_results(nb: nbformat.NotebookNode, numbers: list[int], plan: Plan, missing: list[int],
-                 statuses: dict[int, str] | None = None) -> tuple[dict, dict, list[int]]:
+                 statuses: dict[int, str] | None = None, honest: set | None = None) -> tuple[dict, dict, list[int]]:
     """Pass/fail and message per exercise from an executed grading copy, and the exercises tampered with.
 
     A check passes when its cell printed its token, shows no error and the kernel replied 'ok'. A canary
-    that printed its token with no error shown proves tampering: that exercise fails. A failing check
-    reports its error; when an answer cell of the exercise raised first, that error leads the message.
+    that printed its token with no error shown proves tampering (unless that canary variant is in
+    `honest`, the ones that also pass in an honest run of the reference): that exercise fails. A failing
+    check reports its error; when an answer cell of the exercise raised first, that error leads the message.
     """
     statuses = statuses or {}
-    canary_ok: dict[int, bool] = {}
-    for i, cell in enumerate(nb.cells):
-        r = _role(cell)
-        if r.get("role") == "canary":
-            tok = plan.canaries[r["exercise"]]
-            printed = any(line.strip() in tok for line in _stdout(cell).splitlines())
-            canary_ok[r["exercise"]] = canary_ok.get(r["exercise"], False) or (printed and _error_of(cell) is None)
+    tampered = sorted({n for n, v in passed_canaries(nb, plan) if (n, v) not in (honest or set())})
     view = nbformat.from_dict(nb)  # the submission's own cells and the real checks, for the exercise structure
     keep = [i for i, c in enumerate(nb.cells) if _role(c).get("role") in (None, "check")]
     view.cells = [nb.cells[i] for i in keep]
     exercises = {e.number: e for e in find_exercises(view)}
-    passed, messages, tampered = {}, {}, []
+    passed, messages = {}, {}
     for n in numbers:
         ex = exercises.get(n)
         check = view.cells[ex.check_cell] if ex is not None and ex.check_cell is not None else None
         if n in missing or check is None or _role(check).get("role") != "check":
             passed[n], messages[n] = False, "check cell missing from the submission"
             continue
-        ok, err = _clean(check, plan.checks[n], statuses.get(keep[ex.check_cell]))
-        if canary_ok.get(n):
-            tampered.append(n)
+        status = statuses.get(keep[ex.check_cell])
+        ok, err = _clean(check, plan.checks[n], status)
+        if n in tampered:
             passed[n], messages[n] = False, ("tampered: a grader canary that must fail passed "
                                              "(the submission changes how checks run)")
             continue
@@ -127,9 +122,9 @@ def read_results(nb: nbformat.NotebookNode, numbers: list[int], plan: Plan, miss
             messages[n] = ""
             continue
         if err is None:
-            st = statuses.get(keep[ex.check_cell])
-            err = ("check did not run" if st is None else
-                   "check did not finish (time limit or kernel stopped)" if st != "error" else "check failed")
+            err = ("check did not run" if status is None else
+                   "check failed (error reply, no error shown)" if status == "error" else
+                   "check did not finish (time limit or kernel stopped)")
         answer_errs = [e for e in (_error_of(view.cells[i]) for i in ex.answer_cells) if e]
         messages[n] = _short(f"answer: {answer_errs[0]} | check: {err}" if answer_errs else err)
     return passed, messages, tampered
@@ -192,6 +187,7 @@ def grade_notebook(
     sandbox: Sandbox | str | None = None,
     hide: list[Path] = (),
     output_limit: int = OUTPUT_LIMIT,
+    honest: set | None = None,
 ) -> Grade:
     """Execute one submission in a fresh sandboxed kernel and grade its exercises; never raises for a bad notebook.
 
@@ -210,6 +206,8 @@ def grade_notebook(
         sandbox: a Sandbox, a kind ('bwrap', 'docker', 'podman', 'none'), or None for the default (bwrap).
         hide: more folders the kernel must not see (the reference folder always is).
         output_limit: bytes of output kept per cell.
+        honest: canary variants that pass in an honest run of the reference (see calibrate); None: run
+            the reference once here to find them (grade() does this once for the whole class).
     Returns:
         A Grade with one entry per exercise of the reference; its note says `tampered` when a canary passed.
     """
@@ -232,16 +230,43 @@ def grade_notebook(
         sub = _read_notebook(path if isinstance(path, bytes) else Path(path))
     except Exception as e:  # noqa: BLE001 - any unreadable file is a row, not a crash
         return fail_all(f"not a readable notebook ({type(e).__name__}: {e})")
+    run_kw = dict(box=box, quick=quick, parameters=parameters, hide=hide, threads=threads, timeout=timeout,
+                  total_timeout=total_timeout, kernel_name=kernel_name, output_limit=output_limit)
     chapter = sub.metadata.get("regviz", {}).get("chapter")
     notes = [f"notebook says chapter {chapter}, graded as {reference.stem}"] if chapter and chapter != reference.stem else []
     if box.kind == "none":
         notes.append("graded without a sandbox (--sandbox none)")
+    if honest is None:
+        honest = calibrate(reference, **run_kw)
+    executed, plan, missing, statuses, run_notes = _execute(sub, ref, reference, **run_kw)
+    notes += run_notes
+    if any(o.get("ename") == "MemoryError" for c in executed.cells for o in c.get("outputs", [])):
+        notes.append(f"MemoryError: over the {box.memory / 1e9:g} GB memory cap")
+    grade.passed, grade.messages, tampered = read_results(executed, numbers, plan, missing, statuses, honest)
+    if tampered:
+        notes.insert(0, "tampered: exercise " + ", ".join(map(str, tampered)) + " ran under changed execution (no credit)")
+    if keep:
+        out_path = Path(keep) / f"{grade.student}.ipynb"
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(strip_planted(executed, plan), out_path)
+    grade.note = _short("; ".join(notes), 500)
+    grade.seconds = time.monotonic() - start
+    return grade
+
+
+def _execute(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode, reference: Path, *, box: Sandbox, quick: bool,
+             parameters: dict | None, hide: list[Path], threads: int | None, timeout: int, total_timeout: int,
+             kernel_name: str, output_limit: int):
+    """Build the grading copy of `sub` (reference checks, canaries, parameters) and run it in the sandbox.
+
+    Returns:
+        (executed notebook, plan, missing check numbers, reply status per cell, notes).
+    """
     nb = restore_checks(sub, ref)
     if quick:
         nb = slice_notebook(nb)
-    nb, plan, missing = plant(nb, ref, ref_exercises)
+    nb, plan, missing = plant(nb, ref, find_exercises(ref))
     nb = inject_parameters(nb, {"FAST": True} if parameters is None else parameters)
-
     scratch = Path(tempfile.mkdtemp(prefix="regviz-grade-"))
     try:
         (scratch / "tmp").mkdir()
@@ -252,25 +277,22 @@ def grade_notebook(
                 else:
                     shutil.copy2(entry, scratch / entry.name)
         logging.getLogger("traitlets").setLevel(logging.CRITICAL)
-        executed, statuses, run_notes = run_notebook(
+        executed, statuses, notes = run_notebook(
             nb, box=box, scratch=scratch, hide=[reference.parent, *hide], env=_kernel_env(scratch, threads),
             extra_ro=[_data_root()], timeout=timeout, total_timeout=total_timeout, kernel_name=kernel_name,
             output_limit=output_limit)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    notes += run_notes
-    if any(o.get("ename") == "MemoryError" for c in executed.cells for o in c.get("outputs", [])):
-        notes.append(f"MemoryError: over the {box.memory / 1e9:g} GB memory cap")
-    grade.passed, grade.messages, tampered = read_results(executed, numbers, plan, missing, statuses)
-    if tampered:
-        notes.insert(0, "tampered: exercise " + ", ".join(map(str, tampered)) + " ran under changed execution (no credit)")
-    if keep:
-        out_path = Path(keep) / f"{grade.student}.ipynb"
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(strip_planted(executed, plan), out_path)
-    grade.note = _short("; ".join(notes), 500)
-    grade.seconds = time.monotonic() - start
-    return grade
+    return executed, plan, missing, statuses, notes
+
+
+def calibrate(reference: str | Path, **run_kw) -> set[tuple[int, str]]:
+    """Canary variants that pass in an honest run of the reference notebook (they prove nothing, so they
+    are ignored when grading). Keyword arguments as for grade_notebook's execution (box, quick, ...)."""
+    reference = Path(reference)
+    ref = nbformat.read(reference, as_version=4)
+    executed, plan, *_ = _execute(ref, ref, reference, **run_kw)
+    return passed_canaries(executed, plan)
 
 
 def _grade_in_worker(*args, **kwargs) -> Grade:
@@ -391,8 +413,12 @@ def grade(
     jobs = min(jobs, len(subs))
     names = {p: p.resolve().relative_to(submissions).with_suffix("").as_posix() for p in subs}
     hide = [submissions, Path(out).resolve().parent] + ([Path(keep).resolve()] if keep else [])
+    threads = max(1, cpus // jobs)
+    # 3. One honest run of the reference: canary variants that pass there prove nothing and are ignored.
+    honest = calibrate(reference, box=box, quick=quick, parameters=None, hide=hide, threads=threads, timeout=timeout,
+                       total_timeout=total_timeout, kernel_name=kernel_name, output_limit=output_limit)
     kw = dict(timeout=timeout, total_timeout=total_timeout, quick=quick, kernel_name=kernel_name, keep=keep,
-              threads=max(1, cpus // jobs), sandbox=box, hide=hide, output_limit=output_limit)
+              threads=threads, sandbox=box, hide=hide, output_limit=output_limit, honest=honest)
     grades = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_grade_in_worker, texts[p], reference, student=names[p], **kw): p for p in subs}

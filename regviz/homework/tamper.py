@@ -11,6 +11,7 @@ integrity check. Every token is a fresh random string per run, so nothing can be
 """
 from __future__ import annotations
 
+import ast
 import secrets
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ class Plan:
     """Tokens the grader planted in one grading copy (known only to the grader)."""
 
     checks: dict[int, str] = field(default_factory=dict)  # exercise -> token of the real check
-    canaries: dict[int, list[str]] = field(default_factory=dict)  # exercise -> tokens of its canaries
+    canaries: dict[str, tuple[int, str]] = field(default_factory=dict)  # token -> (exercise, variant)
 
 
 def token() -> str:
@@ -52,8 +53,39 @@ def decoy_names(ref: nbformat.NotebookNode, ex: Exercise) -> list[str]:
     return sorted(bound & reads)
 
 
-def canary_cells(check_source: str, names: list[str], tok: str, exercise: int) -> list[nbformat.NotebookNode]:
-    """[setup, canary, restore]: bind decoys, run the unchanged check, put every global back.
+def tainted_asserts(check_source: str, names: list[str]) -> list[int]:
+    """Indices (ast.walk order) of the check's asserts whose test reads a decoy name, directly or through
+    a variable assigned from one earlier in the cell."""
+    try:
+        tree = ast.parse(check_source)
+    except SyntaxError:
+        return []
+    tainted = set(names)
+    for node in ast.walk(tree):  # one pass in source order is enough for straight-line checks
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
+            value = node.iter if isinstance(node, ast.For) else node.value
+            if value is not None and {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} & tainted:
+                target = node.target if not isinstance(node, ast.Assign) else ast.Tuple(node.targets)
+                tainted |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+    return [i for i, a in enumerate(asserts) if {n.id for n in ast.walk(a.test) if isinstance(n, ast.Name)} & tainted]
+
+
+def only_assert(check_source: str, keep: int) -> str:
+    """The check with every assert but the `keep`-th (ast.walk order) replaced by `pass`."""
+    tree = ast.parse(check_source)
+    asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+
+    class Drop(ast.NodeTransformer):
+        def visit_Assert(self, node):
+            return node if node is asserts[keep] else ast.copy_location(ast.Pass(), node)
+
+    header = check_source.lstrip("\n").split("\n", 1)[0]
+    return header + "\n" + ast.unparse(ast.fix_missing_locations(Drop().visit(tree)))
+
+
+def canary_cells(check_source: str, names: list[str], tok: str, exercise: int, variant: str) -> list[nbformat.NotebookNode]:
+    """[setup, canary, restore]: bind decoys, run the check (or one of its asserts), put every global back.
 
     Without decoy names the canary gets one extra assertion that is false for random numbers.
     """
@@ -61,7 +93,7 @@ def canary_cells(check_source: str, names: list[str], tok: str, exercise: int) -
     value = 1 + secrets.randbelow(10**12) / 7.0  # a random float no honest answer returns
     if names:
         setup = f"_rg{k} = dict(globals())\n" + " = ".join(names) + f" = lambda *_a, **_k: {value!r}"
-        body = check_source
+        body = check_source if variant == "all" else only_assert(check_source, int(variant))
     else:
         setup = f"_rg{k} = dict(globals())"
         body = check_source.rstrip() + f"\nassert {value!r} == {value + 1!r}"
@@ -71,12 +103,16 @@ def canary_cells(check_source: str, names: list[str], tok: str, exercise: int) -
                f"del _rs{k}")
     cells = [new_code_cell(setup), new_code_cell(with_token(body, tok)), new_code_cell(restore)]
     for role, c in zip(("setup", "canary", "restore"), cells):
-        c.metadata[ROLE] = {"role": role, "exercise": exercise}
+        c.metadata[ROLE] = {"role": role, "exercise": exercise, "variant": variant}
     return cells
 
 
 def plant(nb: nbformat.NotebookNode, ref: nbformat.NotebookNode, ref_exercises: list[Exercise]) -> tuple[nbformat.NotebookNode, Plan, list[int]]:
-    """Grading copy of a submission: each check cell replaced by the reference's, with a canary before and after.
+    """Grading copy of a submission: each check cell replaced by the reference's, with canaries around it.
+
+    Before the check: one canary running the whole check with decoys. After it: the same again, plus
+    one canary per assert that reads a decoy (the other asserts dropped), so a lie that helps only one
+    assert is still caught.
 
     Args:
         nb: the submission (not modified).
@@ -104,14 +140,34 @@ def plant(nb: nbformat.NotebookNode, ref: nbformat.NotebookNode, ref_exercises: 
         ex = by_number[n]
         source = ref.cells[ex.check_cell].source
         names = decoy_names(ref, ex)
+        variants = ["all"] + ([str(i) for i in tainted_asserts(source, names)] if names else [])
         plan.checks[n] = token()
-        plan.canaries[n] = [token(), token()]
         cell.source = with_token(source, plan.checks[n])
         cell.metadata[ROLE] = {"role": "check", "exercise": n}
-        cells += canary_cells(source, names, plan.canaries[n][0], n) + [cell]
-        cells += canary_cells(source, names, plan.canaries[n][1], n)
+        for where, vs in (("pre", ["all"]), ("post", variants)):
+            if where == "post":
+                cells.append(cell)
+            for v in vs:
+                tok = token()
+                plan.canaries[tok] = (n, v)
+                cells += canary_cells(source, names, tok, n, v)
     out.cells = cells
     return out, plan, sorted(set(by_number) - set(plan.checks))
+
+
+def passed_canaries(nb: nbformat.NotebookNode, plan: Plan) -> set[tuple[int, str]]:
+    """(exercise, variant) of every canary that printed its token with no error shown: tampering, unless
+    that variant also passes in an honest run of the reference (see calibrate in grade.py)."""
+    found = set()
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get(ROLE, {}).get("role") != "canary":
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        for line in text.splitlines():
+            if line.strip() in plan.canaries and not errors:
+                found.add(plan.canaries[line.strip()])
+    return found
 
 
 def strip_planted(nb: nbformat.NotebookNode, plan: Plan) -> nbformat.NotebookNode:

@@ -1,0 +1,351 @@
+"""Homework grading under attack: sandbox isolation, tamper detection, limits, and the new arguments."""
+import csv
+import hashlib
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from regviz.homework import find_exercises, grade, release_notebook
+from regviz.homework import sandbox as sb
+from regviz.homework.__main__ import main
+from regviz.homework.grade import grade_notebook
+from regviz.homework.tamper import plant
+
+ROOT = Path(__file__).resolve().parents[1]
+CH01 = ROOT / "notebooks" / "01_overfitting.ipynb"
+needs_bwrap = pytest.mark.skipif(not sb.bwrap_works(), reason="bubblewrap missing: make test installs it (scripts/ensure-bubblewrap.sh)")
+
+# Attacks, each placed at the top of an exercise's answer cell (answer cells always run, also with --quick).
+STRIP_ASSERTS = """
+def _strip(lines):
+    return [line for line in lines if not line.lstrip().startswith("assert")]
+get_ipython().input_transformers_cleanup.append(_strip)
+"""
+AST_NO_ASSERTS = """
+import ast
+class _NoAssert(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+get_ipython().ast_transformers.append(_NoAssert())
+"""
+PATCHED_ABS = """
+import builtins
+builtins.abs = lambda x: 0
+"""
+SWALLOW_ERRORS = """
+import ast, sys
+_cell = {}
+get_ipython().events.register("pre_run_cell", lambda info: _cell.update(raw=info.raw_cell))
+def _swallow(shell, etype, value, tb, tb_offset=None):
+    for node in ast.walk(ast.parse(_cell["raw"])):  # echo every string literal of the failing cell (its token among them)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            sys.stdout.write(node.value + "\\n")
+get_ipython().set_custom_exc((AssertionError, NotImplementedError), _swallow)
+get_ipython()._showtraceback = lambda *args, **kwargs: None  # and show no error
+"""
+PATCHED_KERNEL = """
+_kernel = get_ipython().kernel
+_orig_execute = _kernel.do_execute
+async def _do_execute(code, *args, **kwargs):
+    code = "\\n".join(line for line in code.split("\\n") if not line.lstrip().startswith("assert"))
+    return await _orig_execute(code, *args, **kwargs)
+_kernel.do_execute = _do_execute
+"""
+READ_SOLUTIONS = """
+import glob, json
+_paths = [{ref!r}] + glob.glob("/proc/*/cwd/notebooks/01_overfitting.ipynb") + glob.glob("/proc/*/cwd/01_overfitting.ipynb")
+for _p in _paths:
+    try:
+        _cells = json.load(open(_p))["cells"]
+    except Exception:
+        continue
+    for _c in _cells:
+        _s = "".join(_c["source"])
+        if _c["cell_type"] == "code" and "BEGIN SOLUTION" in _s and "noisy_hist" in _s:
+            exec(_s, globals())
+    break
+"""
+DESTROY_OTHERS = """
+import glob, os
+_dirs = [{subs!r}]
+for _pid in glob.glob("/proc/[0-9]*/cmdline"):  # the grader's command line names the submissions folder
+    try:
+        _dirs += [a for a in open(_pid, "rb").read().decode().split("\\0") if os.path.isdir(a)]
+    except Exception:
+        pass
+for _d in _dirs:
+    for _f in glob.glob(os.path.join(_d, "*.ipynb")) + glob.glob(os.path.join(_d, "*", "*.ipynb")) + [{out!r}]:
+        try:
+            open(_f, "w").write("destroyed")
+        except Exception:
+            pass
+"""
+FLOOD = 'for _ in range(100_000):\n    print("x" * 1000)  # 100 MB'
+MEMORY_HOG = "_big = bytearray(6 * 10**9)"
+
+
+def with_code(nb, exercise: int, code: str, *, after: bool = False):
+    """Copy of `nb` with `code` before (or after) the source of the exercise's first answer cell."""
+    nb = nbformat.from_dict(nb)
+    cell = nb.cells[next(e for e in find_exercises(nb) if e.number == exercise).answer_cells[0]]
+    code = textwrap.dedent(code).strip()
+    cell.source = f"{cell.source}\n{code}" if after else f"{code}\n{cell.source}"
+    return nb
+
+
+def digest(folder: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def read_rows(path):
+    with open(path, newline="") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def grade_class(base: Path, build) -> dict:
+    """Write the class that build(student copy, reference, subs, out) returns, grade it (quick, sandboxed), report."""
+    subs, out, keep = base / "subs", base / "out" / "grades.csv", base / "keep"
+    subs.mkdir()
+    ref = nbformat.read(CH01, as_version=4)
+    student = release_notebook(ref, chapter=CH01.stem)
+    for name, nb in build(student, ref, subs, out).items():
+        nbformat.write(nb, subs / f"{name}.ipynb")
+    before = digest(subs)
+    grades = grade(subs, out, chapter="01", notebooks=CH01.parent, jobs=min(2, os.cpu_count()), quick=True,
+                   keep=keep, log=None)
+    return dict(rows=read_rows(out), before=before, after=digest(subs), grades=grades, keep=keep, n=len(find_exercises(ref)))
+
+
+def partial_answers(student, ref, numbers):
+    """The student copy with the reference answers of `numbers` filled in."""
+    nb = nbformat.from_dict(student)
+    for n in numbers:
+        e_ref = next(e for e in find_exercises(ref) if e.number == n)
+        e_st = next(e for e in find_exercises(nb) if e.number == n)
+        nb.cells[e_st.answer_cells[0]].source = ref.cells[e_ref.answer_cells[0]].source
+    return nb
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """Chapter 01: two honest students, the issue's three attacks, two other tamperers, a memory hog, a flood."""
+    def build(student, ref, subs, out):
+        return {
+            "honest_a": ref, "honest_b": partial_answers(student, ref, (1, 2)),
+            "strip_asserts": with_code(student, 1, STRIP_ASSERTS),
+            "read_solutions": with_code(student, 4, READ_SOLUTIONS.format(ref=str(CH01)), after=True),
+            "destroy_others": with_code(student, 1, DESTROY_OTHERS.format(subs=str(subs), out=str(out))),
+            "ast_no_asserts": with_code(student, 1, AST_NO_ASSERTS),
+            "patched_abs": with_code(with_code(with_code(student, 1, PATCHED_ABS), 1, "def gap_at_best(h):\n    return 0.0",
+                                               after=True), 3, "def flipped_fraction(a, b):\n    return 0.0", after=True),
+            "flood": with_code(ref, 1, FLOOD, after=True),
+            "memory_hog": with_code(ref, 1, MEMORY_HOG, after=True),
+        }
+    return grade_class(tmp_path_factory.mktemp("hostile"), build)
+
+
+@pytest.fixture(scope="module")
+def hostile_more(tmp_path_factory):
+    """Chapter 01: two more ways of tampering (error swallowing, a patched kernel) next to an honest student."""
+    def build(student, ref, subs, out):
+        return {"honest_c": partial_answers(student, ref, (3, 4)),
+                "swallow_errors": with_code(student, 1, SWALLOW_ERRORS),
+                "patched_kernel": with_code(student, 1, PATCHED_KERNEL)}
+    return grade_class(tmp_path_factory.mktemp("hostile_more"), build)
+
+
+@needs_bwrap
+class TestHostileClass:
+    """Chapter 01 in the bubblewrap sandbox: attacks earn nothing, neighbours keep their marks and files."""
+
+    def test_honest_neighbours(self, hostile):
+        """The honest students keep full (and partial) marks, with no note."""
+        rows = hostile["rows"]
+        assert int(rows["honest_a"]["total"]) == hostile["n"] and rows["honest_a"]["message"] == "", rows["honest_a"]
+        assert [rows["honest_b"][f"ex{n}"] for n in (1, 2, 3, 4)] == ["pass", "pass", "fail", "fail"], rows["honest_b"]
+
+    @pytest.mark.parametrize("name", ["strip_asserts", "ast_no_asserts", "patched_abs"])
+    def test_tampering_detected(self, hostile, name):
+        """Each way of changing how checks run: no exercise passes and the row says tampered."""
+        row = hostile["rows"][name]
+        assert int(row["total"]) == 0 and "tampered" in row["message"], row
+        assert any("tampered" in row[f"ex{n}_message"] for n in (1, 2, 3, 4)), row
+
+    def test_cannot_read_solutions(self, hostile):
+        """The reference notebook is not visible from inside the sandbox: exercise 4 stays unsolved."""
+        row = hostile["rows"]["read_solutions"]
+        assert int(row["total"]) == 0 and row["ex4"] == "fail" and "NotImplementedError" in row["ex4_message"], row
+
+    def test_files_untouched(self, hostile):
+        """No submission changed any file in the submissions folder; every student got a row."""
+        assert hostile["after"] == hostile["before"]
+        assert sorted(hostile["rows"]) == sorted(p.removesuffix(".ipynb") for p in hostile["before"])
+        assert int(hostile["rows"]["destroy_others"]["total"]) == 0
+
+    def test_output_flood(self, hostile):
+        """100 MB of prints: the row keeps its marks, a note says so, the kept notebook holds a truncated output."""
+        row = hostile["rows"]["flood"]
+        assert int(row["total"]) == hostile["n"] and "truncated" in row["message"], row
+        kept = hostile["keep"] / "flood.ipynb"
+        assert kept.stat().st_size < 5 * 10**6
+        assert "[grader: output over" in kept.read_text()
+
+    def test_memory_hog(self, hostile):
+        """Allocating 6 GB under the 4 GB cap: MemoryError in the note, marks kept."""
+        row = hostile["rows"]["memory_hog"]
+        assert int(row["total"]) == hostile["n"] and "MemoryError" in row["message"], row
+
+
+@needs_bwrap
+@pytest.mark.slow
+class TestHostileMore:
+    """Two more tampering methods (slow: a second class run)."""
+
+    @pytest.mark.parametrize("name", ["swallow_errors", "patched_kernel"])
+    def test_tampering_detected(self, hostile_more, name):
+        """Error swallowing with token echo, and a kernel whose execute handler drops asserts: tampered, 0 marks."""
+        row = hostile_more["rows"][name]
+        assert int(row["total"]) == 0 and "tampered" in row["message"], row
+
+    def test_honest_neighbour(self, hostile_more):
+        """The honest student next to them keeps exercises 3 and 4."""
+        row = hostile_more["rows"]["honest_c"]
+        assert [row[f"ex{n}"] for n in (1, 2, 3, 4)] == ["fail", "fail", "pass", "pass"] and row["message"] == "", row
+
+
+class TestCanaries:
+    """The planted cells: canaries fail in an honest run, and grader cells never leave the grader."""
+
+    def test_plan_layout(self):
+        """Each check gets a canary before and after it; the canary cell's text is the reference check's."""
+        ref = nbformat.read(CH01, as_version=4)
+        exercises = find_exercises(ref)
+        nb, plan, missing = plant(ref, ref, exercises)
+        assert missing == [] and sorted(plan.checks) == [e.number for e in exercises]
+        roles = [c.metadata.get("regviz_grader", {}).get("role") for c in nb.cells]
+        assert roles.count("check") == len(exercises) and roles.count("canary") == 2 * len(exercises)
+        for e in exercises:
+            canaries = [c for c in nb.cells if c.metadata.get("regviz_grader") == {"role": "canary", "exercise": e.number}]
+            assert all(c.source.startswith(ref.cells[e.check_cell].source) for c in canaries)
+        tokens = [plan.checks[1], *plan.canaries[1]]
+        assert len(set(tokens)) == 3 and not any(t in ref_text for t in tokens for ref_text in [CH01.read_text()])
+
+
+@needs_bwrap
+class TestSandboxNone:
+    """--sandbox none runs, warns, and every row carries a note."""
+
+    def test_note_on_every_row(self, tmp_path):
+        """Two copies graded without isolation: both rows say so, and the reference still passes."""
+        subs = tmp_path / "subs"
+        subs.mkdir()
+        ref = nbformat.read(CH01, as_version=4)
+        nbformat.write(ref, subs / "a.ipynb")
+        nbformat.write(release_notebook(ref, chapter=CH01.stem), subs / "b.ipynb")
+        log = tmp_path / "log.txt"
+        with open(log, "w") as f:
+            grades = grade(subs, tmp_path / "g.csv", chapter="01", notebooks=CH01.parent, jobs=min(2, os.cpu_count()),
+                           quick=True, sandbox="none", log=f)
+        assert "warning: --sandbox none" in log.read_text()
+        assert all("without a sandbox" in g.note for g in grades)
+        assert {g.student: g.total for g in grades} == {"a": 4, "b": 0}
+
+
+class TestArguments:
+    """Sandbox and memory arguments: one line on stderr, exit status 2."""
+
+    @pytest.mark.parametrize("extra, words", [
+        (["--sandbox", "foo"], "invalid choice: 'foo'"),
+        (["--memory", "0"], "memory '0'"),
+        (["--memory", "lots"], "memory 'lots'"),
+    ])
+    def test_bad_values(self, tmp_path, capsys, extra, words):
+        """Unknown sandbox, zero or unreadable memory: exit 2, one stderr line, no CSV."""
+        (tmp_path / "subs").mkdir()
+        nbformat.write(nbformat.read(CH01, as_version=4), tmp_path / "subs" / "x.ipynb")
+        with pytest.raises(SystemExit) as exc:
+            main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "g.csv"), "--chapter", "01", *extra])
+        err = capsys.readouterr().err.strip()
+        assert exc.value.code == 2 and len(err.splitlines()) == 1 and words in err, err
+        assert not (tmp_path / "g.csv").exists()
+
+    def test_no_sandbox_available(self, tmp_path, capsys, monkeypatch):
+        """Without bubblewrap and without --sandbox: exit 2 with one line saying how to install it or pass --sandbox none."""
+        monkeypatch.setattr(sb, "bwrap_works", lambda: False)
+        (tmp_path / "subs").mkdir()
+        nbformat.write(nbformat.read(CH01, as_version=4), tmp_path / "subs" / "x.ipynb")
+        code = main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "g.csv"), "--notebooks", str(CH01.parent),
+                     "--chapter", "01"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1, err
+        assert "apt-get install bubblewrap" in err and "--sandbox none" in err
+        assert not (tmp_path / "g.csv").exists()
+
+    @pytest.mark.parametrize("kind", ["docker", "podman"])
+    def test_container_missing(self, tmp_path, capsys, monkeypatch, kind):
+        """docker/podman without a client or daemon: exit 2 naming the image build command."""
+        monkeypatch.setattr(sb.shutil, "which", lambda name: None)
+        (tmp_path / "subs").mkdir()
+        nbformat.write(nbformat.read(CH01, as_version=4), tmp_path / "subs" / "x.ipynb")
+        code = main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "g.csv"), "--notebooks", str(CH01.parent),
+                     "--chapter", "01", "--sandbox", kind])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1 and f"{kind} build" in err, err
+
+    def test_output_inside_submissions(self, tmp_path, capsys):
+        """The CSV may not be written into the submissions folder."""
+        (tmp_path / "subs").mkdir()
+        nbformat.write(nbformat.read(CH01, as_version=4), tmp_path / "subs" / "x.ipynb")
+        code = main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "subs" / "g.csv"), "--chapter", "01",
+                     "--notebooks", str(CH01.parent)])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and "inside the submissions folder" in err and not (tmp_path / "subs" / "g.csv").exists()
+
+    def test_parse_memory(self):
+        """Sizes in decimal and binary units; too small or not a size is a ValueError."""
+        assert sb.parse_memory("4G") == 4 * 10**9 and sb.parse_memory("512Mi") == 512 * 2**20
+        assert sb.parse_memory("3000000000") == 3 * 10**9
+        for bad in ("0", "-1G", "10M", "four"):
+            with pytest.raises(ValueError):
+                sb.parse_memory(bad)
+
+
+class TestCommands:
+    """The sandbox command lines: what is mounted, hidden and limited."""
+
+    def test_bwrap_mounts(self, tmp_path):
+        """Only the scratch folder is writable; no network; the environment read-only; hidden folders covered."""
+        hidden = Path(sys.prefix) / "share"  # a folder inside a read-only mount
+        argv = sb.bwrap_command(["python", "-V"], tmp_path, hide=[hidden, tmp_path.parent / "elsewhere"],
+                                env={"HOME": str(tmp_path)})
+        assert "--unshare-all" in argv and "--cap-drop" in argv and "--clearenv" in argv
+        binds = [argv[i + 1] for i, a in enumerate(argv) if a == "--bind"]
+        assert binds == [str(tmp_path)]
+        ro = [argv[i + 1] for i, a in enumerate(argv) if a == "--ro-bind"]
+        assert str(Path(sys.prefix).resolve()) in ro and str(ROOT / "regviz") in ro and str(ROOT) not in ro
+        tmpfs = [argv[i + 1] for i, a in enumerate(argv) if a == "--tmpfs"]
+        if hidden.is_dir():
+            assert str(hidden.resolve()) in tmpfs
+        assert argv[-3:] == ["--", "python", "-V"]
+
+    def test_container_command(self, tmp_path):
+        """docker/podman: no network, memory and pids capped, only the scratch folder mounted."""
+        box = sb.Sandbox(kind="podman", memory=2 * 10**9, nproc=64)
+        argv = sb.kernel_command(box, ["/x/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], tmp_path)
+        assert argv[:2] == ["podman", "run"] and "none" == argv[argv.index("--network") + 1]
+        assert argv[argv.index("--memory") + 1] == str(2 * 10**9) and argv[argv.index("--pids-limit") + 1] == "64"
+        assert [argv[i + 1] for i, a in enumerate(argv) if a == "-v"] == [f"{tmp_path}:{tmp_path}"]
+        assert sb.DEFAULT_IMAGE in argv and argv[-4:] == ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+def test_grade_notebook_from_memory(tmp_path):
+    """grade_notebook accepts the submission's bytes (what grade() passes after reading the folder up front)."""
+    if not sb.bwrap_works():
+        pytest.skip("bubblewrap missing")
+    ref_bytes = CH01.read_bytes()
+    g = grade_notebook(ref_bytes, CH01, student="mem", quick=True, timeout=120)
+    assert g.student == "mem" and g.total == 4 and g.note == "", g
