@@ -6,7 +6,8 @@ This is how the committed notebooks are produced (the test suite checks that the
     .venv/bin/python scripts/execute_notebooks.py notebooks/07_llm_z_loss.ipynb --threads 2
 
 Each notebook runs in a fresh kernel with its working directory set to notebooks/ (so results/ resolves),
-REGVIZ_FAST=0 and the given torch thread count; the time each took is printed.
+REGVIZ_FAST=0, REGVIZ_FRAMES=1 (panels save their precomputed pictures for the website) and the given torch
+thread count; the time each took is printed.
 """
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def execute(path: Path, *, threads: int, timeout: int = 1800) -> float:
     """Run ``path`` top to bottom in full mode and write it back with its outputs; returns seconds taken."""
     nb = nbformat.read(path, as_version=4)
-    env = {"REGVIZ_FAST": "0", "OMP_NUM_THREADS": str(threads), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    # REGVIZ_FRAMES=1: panels also save every precomputed setting's picture (the website's static sliders)
+    env = {"REGVIZ_FAST": "0", "REGVIZ_FRAMES": "1", "OMP_NUM_THREADS": str(threads),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
