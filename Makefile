@@ -30,6 +30,7 @@ XDIST ?= -n 2 --dist loadfile
 
 test: $(STAMP)
 	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-bubblewrap.sh
 	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=600 \
 		-p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
 

@@ -12,8 +12,8 @@ import pytest
 from regviz.homework import find_exercises, grade, release_notebook
 from regviz.homework import sandbox as sb
 from regviz.homework.__main__ import main
-from regviz.homework.grade import grade_notebook
-from regviz.homework.tamper import plant
+from regviz.homework.grade import calibrate, grade_notebook
+from regviz.homework.tamper import decoy_names, only_assert, plant, tainted_asserts
 
 ROOT = Path(__file__).resolve().parents[1]
 CH01 = ROOT / "notebooks" / "01_overfitting.ipynb"
@@ -221,18 +221,36 @@ class TestCanaries:
     """The planted cells: canaries fail in an honest run, and grader cells never leave the grader."""
 
     def test_plan_layout(self):
-        """Each check gets a canary before and after it; the canary cell's text is the reference check's."""
+        """Each check gets a whole-check canary before and after it, plus one per assert that reads a decoy."""
         ref = nbformat.read(CH01, as_version=4)
         exercises = find_exercises(ref)
         nb, plan, missing = plant(ref, ref, exercises)
         assert missing == [] and sorted(plan.checks) == [e.number for e in exercises]
         roles = [c.metadata.get("regviz_grader", {}).get("role") for c in nb.cells]
-        assert roles.count("check") == len(exercises) and roles.count("canary") == 2 * len(exercises)
+        assert roles.count("check") == len(exercises)
         for e in exercises:
-            canaries = [c for c in nb.cells if c.metadata.get("regviz_grader") == {"role": "canary", "exercise": e.number}]
-            assert all(c.source.startswith(ref.cells[e.check_cell].source) for c in canaries)
-        tokens = [plan.checks[1], *plan.canaries[1]]
-        assert len(set(tokens)) == 3 and not any(t in ref_text for t in tokens for ref_text in [CH01.read_text()])
+            source = ref.cells[e.check_cell].source
+            per_assert = tainted_asserts(source, decoy_names(ref, e))
+            assert per_assert, e  # every chapter-01 assert reads the answer, directly or through a variable
+            canaries = [c for c in nb.cells if c.metadata.get("regviz_grader", {}).get("role") == "canary"
+                        and c.metadata["regviz_grader"]["exercise"] == e.number]
+            assert len(canaries) == 2 + len(per_assert)
+            whole = [c for c in canaries if c.metadata["regviz_grader"]["variant"] == "all"]
+            assert len(whole) == 2 and all(c.source.startswith(source) for c in whole)
+        assert len(set(plan.checks.values()) | set(plan.canaries)) == len(plan.checks) + len(plan.canaries)
+        assert not any(t in CH01.read_text() for t in plan.canaries)
+
+    def test_taint(self):
+        """An assert counts when it reads the answer directly or through a variable computed from it."""
+        src = "# CHECK exercise 9\nout = f(2)\nk = 3\nassert out == 4\nassert k == 3\nfor v in [f(1)]:\n    assert v"
+        assert tainted_asserts(src, ["f"]) == [0, 2]
+        assert "assert k == 3" not in only_assert(src, 0) and "assert out == 4" in only_assert(src, 0)
+
+    @needs_bwrap
+    def test_canaries_fail_honestly(self):
+        """Run honestly on the reference, every canary of chapter 01 fails (so none is ever ignored)."""
+        assert calibrate(CH01, box=sb.Sandbox(), quick=True, parameters=None, hide=[], threads=1, timeout=300,
+                         total_timeout=900, kernel_name="python3", output_limit=10**6) == set()
 
 
 @needs_bwrap
@@ -347,5 +365,5 @@ def test_grade_notebook_from_memory(tmp_path):
     if not sb.bwrap_works():
         pytest.skip("bubblewrap missing")
     ref_bytes = CH01.read_bytes()
-    g = grade_notebook(ref_bytes, CH01, student="mem", quick=True, timeout=120)
+    g = grade_notebook(ref_bytes, CH01, student="mem", quick=True, timeout=120, honest=set())
     assert g.student == "mem" and g.total == 4 and g.note == "", g

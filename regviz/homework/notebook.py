@@ -42,6 +42,26 @@ def has_solution(source: str) -> bool:
     return any(line.strip() == BEGIN for line in source.splitlines())
 
 
+MARKER_NOTE = "Each exercise is followed by a check cell: run it to test your answer."
+
+
+def without_marker_mentions(source: str) -> str:
+    """Markdown source whose lines that mention the solution markers become MARKER_NOTE (once).
+
+    Student copies need not explain the markers, and nbgrader refuses marker text outside solution cells.
+    Lines that are a marker themselves (a solution block in markdown) are kept.
+    """
+    out, noted = [], False
+    for line in source.split("\n"):
+        if ("BEGIN SOLUTION" in line or "END SOLUTION" in line) and line.strip() not in (BEGIN, END):
+            if not noted:
+                out.append(MARKER_NOTE)
+                noted = True
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def find_exercises(nb: nbformat.NotebookNode) -> list[Exercise]:
     """Exercises of a notebook, discovered from the markers (not from a fixed list).
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from .notebook import BEGIN, END, chapter_notebooks, find_exercises, resolve_chapter
+from .notebook import BEGIN, END, chapter_notebooks, find_exercises, resolve_chapter, without_marker_mentions
 
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 TEXT_STUB = ["YOUR ANSWER HERE"]
@@ -58,12 +58,15 @@ def release_notebook(nb: nbformat.NotebookNode, *, chapter: str | None = None) -
         chapter: chapter name stored in `metadata.regviz.chapter` so `grade` can tell which chapter a
             submission belongs to.
     Returns:
-        A new notebook: solutions stubbed, outputs, execution counts and timing metadata cleared.
+        A new notebook: solutions stubbed, outputs, execution counts and timing metadata cleared, and
+        markdown lines that explain the solution markers replaced by one sentence about the check cells.
     """
     out = nbformat.from_dict(nb)
     for i, cell in enumerate(out.cells):
         if cell.cell_type in ("code", "markdown"):
             cell.source = clear_solutions(cell.source, code=cell.cell_type == "code", where=f"cell {i}")
+        if cell.cell_type == "markdown":
+            cell.source = without_marker_mentions(cell.source)
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
