@@ -410,6 +410,9 @@ def grade(
     if box.kind == "none" and log is not None:
         print("warning: --sandbox none: submissions run unisolated and can read or change any file you can",
               file=log, flush=True)
+    if box.kind == "bwrap" and os.geteuid() == 0 and log is not None:
+        print("note: grading as root: Linux does not apply the process limit (RLIMIT_NPROC) to root; "
+              "grade as an ordinary user to have it", file=log, flush=True)
     jobs = min(jobs, len(subs))
     names = {p: p.resolve().relative_to(submissions).with_suffix("").as_posix() for p in subs}
     hide = [submissions, Path(out).resolve().parent] + ([Path(keep).resolve()] if keep else [])
