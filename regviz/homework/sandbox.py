@@ -6,7 +6,7 @@ setrlimit inside the sandbox. bubblewrap: https://github.com/containers/bubblewr
 """
 from __future__ import annotations
 
-import shlex
+import os
 import shutil
 import subprocess
 import sys
@@ -169,13 +169,18 @@ def bwrap_command(kernel_argv: list[str], scratch: Path, *, hide: list[Path] = (
 
 
 def container_command(kind: str, kernel_argv: list[str], scratch: Path, *, image: str, memory: int, nproc: int,
-                      env: dict[str, str] | None = None) -> list[str]:
-    """docker/podman argv: no network, read-only image, only `scratch` mounted (same path), capped memory and pids."""
-    argv = [kind, "run", "--rm", "--init", "--network", "none", "--read-only", "--tmpfs", "/tmp",
+                      env: dict[str, str] | None = None, extra_ro: list[Path] = ()) -> list[str]:
+    """docker/podman argv: no network, read-only image, `scratch` mounted read-write at the same path (the
+    kernel's sockets live there), `extra_ro` read-only, capped memory and pids, the grader's own uid."""
+    argv = [kind, "run", "--rm", "--init", "--network", "none", "--read-only", "--tmpfs", "/tmp:size=16m",
             "--memory", str(memory), "--pids-limit", str(nproc), "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "-v", f"{scratch}:{scratch}", "-w", str(scratch)]
+            "--user", f"{os.getuid()}:{os.getgid()}", "-v", f"{scratch}:{scratch}", "-w", str(scratch)]
+    for p in extra_ro:
+        if Path(p).exists():
+            argv += ["-v", f"{Path(p).resolve()}:{Path(p).resolve()}:ro"]
     for k, v in (env or {}).items():
-        argv += ["-e", f"{k}={v}"]
+        if k != "PATH":  # the image has its own
+            argv += ["-e", f"{k}={v}"]
     return argv + [image] + list(kernel_argv)
 
 
@@ -189,13 +194,9 @@ def kernel_command(box: Sandbox, kernel_argv: list[str], scratch: Path, *, hide:
     cpu = box.cpu_seconds or cpu_seconds
     if box.kind in ("docker", "podman"):  # the image's own python; limits come from the container flags
         inner = ["python", "-c", LIMITS_SNIPPET, str(box.memory), str(box.nproc), str(cpu), "python", *kernel_argv[1:]]
-        return container_command(box.kind, inner, scratch, image=box.image, memory=box.memory, nproc=box.nproc, env=env)
+        return container_command(box.kind, inner, scratch, image=box.image, memory=box.memory, nproc=box.nproc, env=env,
+                                 extra_ro=extra_ro)
     inner = [sys.executable, "-c", LIMITS_SNIPPET, str(box.memory), str(box.nproc), str(cpu), *kernel_argv]
     if box.kind == "none":
         return inner
     return bwrap_command(inner, scratch, hide=hide, env=env, extra_ro=extra_ro)
-
-
-def describe(argv: list[str]) -> str:
-    """Shell-quoted command line (for logs and error messages)."""
-    return " ".join(shlex.quote(a) for a in argv)
