@@ -1,7 +1,8 @@
-"""Autograde submissions: run each notebook in its own kernel (papermill, FAST=True), read the checks.
+"""Autograde submissions: each notebook runs in its own sandboxed kernel (FAST=True), then the checks are read.
 
 Check cells are restored from the reference notebook (as nbgrader does for its locked test cells,
-Project Jupyter et al., JOSE 2019), so editing or weakening a check does not change a mark.
+Project Jupyter et al., JOSE 2019), so editing or weakening a check does not change a mark; canaries
+planted around them (tamper.py) catch submissions that change how checks execute.
 """
 from __future__ import annotations
 
