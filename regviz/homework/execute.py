@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -35,9 +36,7 @@ class SandboxKernelManager(AsyncKernelManager):
                          **kwargs)
         self._box, self._scratch, self._hide, self._env = box, scratch, hide, env
         self._extra_ro, self._cpu = extra_ro, cpu_seconds
-        import zmq
-
-        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)  # applies to the client sockets made from it
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)

@@ -1,13 +1,13 @@
-"""Tamper detection: canary checks planted by the grader that must fail in an honest run.
+"""Tamper detection: canary checks planted by the grader, which must fail in an honest run.
 
-Around every real check the grader plants two canaries. A canary is the reference check cell, text
-unchanged, run while the exercise's answer names (the names its solution cells bind) are bound to a
-decoy that returns a random number, so an honest kernel fails it. If a canary "passes" (its random
-token is printed and no error is reported), something changed how checks execute: stripped or
-rewritten asserts, hooks that print tokens or swallow errors, patched builtins or patched functions
-that the check calls. That exercise then earns nothing and the row says `tampered`. The same idea as
-the "canary" tests of Carlini et al., "The Secret Sharer" (USENIX Security 2019), used here as an
-integrity check. Every token is a fresh random string per run, so nothing can be printed in advance.
+A canary is the reference check cell run while the exercise's answer names (the names its solution
+cells bind) are bound to a decoy that returns a random number, so an honest kernel fails it. One runs
+before each real check; after it, the same again plus one per assert that reads the answer (the other
+asserts dropped). If a canary "passes" (prints its token, no error shown), something changed how checks
+execute: stripped or rewritten asserts, hooks that print tokens or swallow errors, patched builtins or
+patched functions that the check calls. That exercise earns nothing and the row says `tampered`.
+Every token is 128 fresh random bits per notebook, known only to the grader. Canary variants that pass
+in an honest run of the reference are ignored (grade.calibrate).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from .notebook import Exercise, _defs_and_uses
+from .notebook import Exercise, _defs_and_uses, check_number
 
 ROLE = "regviz_grader"  # cell metadata key; metadata never reaches the kernel
 
@@ -121,8 +121,6 @@ def plant(nb: nbformat.NotebookNode, ref: nbformat.NotebookNode, ref_exercises: 
     Returns:
         (grading copy, the plan of tokens, exercise numbers whose check cell is missing from the submission).
     """
-    from .notebook import check_number
-
     by_number = {e.number: e for e in ref_exercises if e.check_cell is not None}
     plan = Plan()
     out = nbformat.from_dict(nb)
@@ -140,17 +138,16 @@ def plant(nb: nbformat.NotebookNode, ref: nbformat.NotebookNode, ref_exercises: 
         ex = by_number[n]
         source = ref.cells[ex.check_cell].source
         names = decoy_names(ref, ex)
-        variants = ["all"] + ([str(i) for i in tainted_asserts(source, names)] if names else [])
+        variants = ["all"] + ([str(i) for i in tainted_asserts(source, names)] if names else [])  # after the check
         plan.checks[n] = token()
         cell.source = with_token(source, plan.checks[n])
         cell.metadata[ROLE] = {"role": "check", "exercise": n}
-        for where, vs in (("pre", ["all"]), ("post", variants)):
-            if where == "post":
+        for i, v in enumerate(["all"] + variants):  # the whole-check canary before the check, all after it
+            if i == 1:
                 cells.append(cell)
-            for v in vs:
-                tok = token()
-                plan.canaries[tok] = (n, v)
-                cells += canary_cells(source, names, tok, n, v)
+            tok = token()
+            plan.canaries[tok] = (n, v)
+            cells += canary_cells(source, names, tok, n, v)
     out.cells = cells
     return out, plan, sorted(set(by_number) - set(plan.checks))
 
