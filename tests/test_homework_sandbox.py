@@ -333,6 +333,48 @@ class TestArguments:
                 sb.parse_memory(bad)
 
 
+PROBE = """
+import json, os, socket, sys
+def can(f):
+    try:
+        f()
+        return True
+    except Exception:
+        return False
+s = socket.socket()
+s.settimeout(2)
+print(json.dumps({
+    "network": can(lambda: s.connect(("1.1.1.1", 53))),
+    "reference": can(lambda: open(sys.argv[1]).read()),
+    "submissions": can(lambda: os.listdir(sys.argv[2])),
+    "scratch": can(lambda: open("probe.txt", "w").write("x")),
+    "venv_write": can(lambda: open(os.path.join(sys.prefix, "probe.txt"), "w")),
+    "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+    "env": sorted(os.environ),
+}))
+"""
+
+
+@needs_bwrap
+def test_isolation_probe(tmp_path):
+    """Inside bwrap: no network, no reference or submissions, the scratch folder writable, the environment read-only."""
+    import json
+    import subprocess
+
+    scratch, subs = tmp_path / "scratch", tmp_path / "subs"
+    scratch.mkdir()
+    subs.mkdir()
+    (subs / "alice.ipynb").write_text("{}")
+    argv = sb.bwrap_command([sys.executable, "-c", PROBE, str(CH01), str(subs)], scratch, hide=[subs],
+                            env={"HOME": str(scratch), "PATH": "/usr/bin:/bin"})
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    probe = json.loads(run.stdout)
+    assert probe["scratch"] and (scratch / "probe.txt").exists(), probe
+    assert not (probe["network"] or probe["reference"] or probe["submissions"] or probe["venv_write"]), probe
+    assert probe["processes"] == [1, 2], probe  # its own PID namespace: bwrap's init and the probe
+    assert set(probe["env"]) <= {"HOME", "PATH", "PWD", "LC_CTYPE"}, probe  # nothing of the grader's environment
+
+
 class TestCommands:
     """The sandbox command lines: what is mounted, hidden and limited."""
 
