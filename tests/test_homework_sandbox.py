@@ -344,7 +344,7 @@ def can(f):
 s = socket.socket()
 s.settimeout(2)
 print(json.dumps({
-    "network": can(lambda: s.connect(("1.1.1.1", 53))),
+    "network": can(lambda: s.connect(("127.0.0.1", int(sys.argv[3])))),  # the grader's loopback
     "reference": can(lambda: open(sys.argv[1]).read()),
     "submissions": can(lambda: os.listdir(sys.argv[2])),
     "scratch": can(lambda: open("probe.txt", "w").write("x")),
@@ -361,14 +361,19 @@ def test_isolation_probe(tmp_path):
     import json
     import subprocess
 
+    import socket
+
     scratch, subs = tmp_path / "scratch", tmp_path / "subs"
     scratch.mkdir()
     subs.mkdir()
     (subs / "alice.ipynb").write_text("{}")
-    argv = sb.bwrap_command([sys.executable, "-c", PROBE, str(CH01), str(subs)], scratch, hide=[subs],
-                            env={"HOME": str(scratch), "PATH": "/usr/bin:/bin"})
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    probe = json.loads(run.stdout)
+    server = socket.create_server(("127.0.0.1", 0))  # reachable from this process, not from the sandbox
+    args = [sys.executable, "-c", PROBE, str(CH01), str(subs), str(server.getsockname()[1])]
+    with server:
+        outside = json.loads(subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=scratch).stdout)
+        argv = sb.bwrap_command(args, scratch, hide=[subs], env={"HOME": str(scratch), "PATH": "/usr/bin:/bin"})
+        probe = json.loads(subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout)
+    assert outside["network"] and outside["reference"] and outside["submissions"], outside  # the probe can see
     assert probe["scratch"] and (scratch / "probe.txt").exists(), probe
     assert not (probe["network"] or probe["reference"] or probe["submissions"] or probe["venv_write"]), probe
     assert probe["processes"] == [1, 2], probe  # its own PID namespace: bwrap's init and the probe
