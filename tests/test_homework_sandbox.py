@@ -409,6 +409,20 @@ class TestCommands:
 
 
 @needs_bwrap
+def test_total_timeout_kills_the_sandbox(tmp_path):
+    """Past --total-timeout the sandboxed kernel is killed: the row says so and later checks did not run."""
+    import psutil
+
+    ref = make_chapter(tmp_path / "notebooks")
+    nb = nbformat.read(ref, as_version=4)
+    nb.cells[2].source += "\nwhile True:\n    pass"  # the data cell never finishes; the cell limit is longer
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    g = grade_notebook(nbformat.writes(nb).encode(), ref, student="spin", timeout=60, total_timeout=6, honest=set())
+    assert "over its 6 s limit" in g.note and g.total == 0, g
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before  # no kernel or bwrap left behind
+
+
+@needs_bwrap
 def test_grade_notebook_from_memory(tmp_path):
     """grade_notebook accepts the submission's bytes (what grade() passes after reading the folder up front)."""
     ref = make_chapter(tmp_path / "notebooks")
