@@ -1,6 +1,7 @@
 # The two commands of the course (see README.md):
 #   make lab    set up .venv (pinned set, regviz editable) and open JupyterLab on notebooks/
 #   make test   same set-up if needed, then unit tests + every notebook (nbval, fast mode) + browser test
+#   make site   the course website from the saved outputs; make execute: re-run the chapters in full mode
 SHELL := /bin/bash
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.regviz-installed
 PYTEST_ARGS ?=
 
-.PHONY: lab test unit notebooks browser bench lock clean
+.PHONY: lab test unit notebooks browser bench lock clean site execute
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@echo "== setting up $(VENV) with $(PY) (pinned set in requirements/constraints.txt)"
@@ -42,6 +43,14 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+# The course website from the saved notebook outputs (nothing is executed): _build/html
+site: $(STAMP)
+	$(BIN)/python scripts/site.py
+
+# Re-run every chapter in full mode and save its outputs (how the committed notebooks are made)
+execute: $(STAMP)
+	$(BIN)/python scripts/execute_notebooks.py
 
 lock: $(STAMP)
 	(echo "# Exact pins used by 'make lab' and 'make test' (pip install -c requirements/constraints.txt)."; \

@@ -8,6 +8,7 @@ import math
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import torch
 
 from .history import History
@@ -18,6 +19,17 @@ _METRICS = {"loss": ("train_loss", "val_loss", "cross-entropy loss"),
 
 def _ax(ax):
     return ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
+
+
+def _finish(ax, *, xlabel: str, ylabel: str, title: str | None = None, grid_which: str = "major"):
+    """Axis labels, optional title, a small legend and a light grid; returns ``ax``."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which=grid_which)
+    return ax
 
 
 def plot_curves(hist: History | Mapping[str, History], *, metric: str = "loss", ax=None, shade_gap: bool = True,
@@ -49,15 +61,9 @@ def plot_curves(hist: History | Mapping[str, History], *, metric: str = "loss", 
             b = h.best_epoch
             ax.plot([b], [getattr(h, va_key)[b - 1]], "o", color=colour, ms=6, mfc="white",
                     label="best val. loss" if i == 0 else None)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
     if metric == "loss":
         ax.set_yscale("log")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return ax
+    return _finish(ax, xlabel="epoch", ylabel=ylabel, title=title)
 
 
 def plot_sweep(values: Sequence[float], hists: Sequence[History], *, knob: str, metric: str = "loss",
@@ -220,13 +226,7 @@ def plot_lm_baselines(hist: History, baselines: Mapping[str, float], *, init_los
     ax.plot(ep, va, "o-", color="C0", label="transformer: validation")
     for i, (name, loss) in enumerate(baselines.items()):
         ax.axhline(loss, color=f"C{i + 1}", ls=":", label=f"{name} counts: {loss:.2f}")
-    ax.set_xlabel("epoch (passes over the training text)")
-    ax.set_ylabel("cross-entropy (nats/char)")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return ax
+    return _finish(ax, xlabel="epoch (passes over the training text)", ylabel="cross-entropy (nats/char)", title=title)
 
 
 def plot_lr_sensitivity(table: Mapping[str, Mapping[float, float]], *, ax=None, ceiling: float | None = None,
@@ -248,29 +248,25 @@ def plot_lr_sensitivity(table: Mapping[str, Mapping[float, float]], *, ax=None, 
         if any(off):
             ax.plot([lr for lr, o in zip(lrs, off) if o], [ceiling] * sum(off), "x", color=f"C{i}", ms=9, mew=2)
     ax.set_xscale("log")
-    ax.set_xlabel("peak learning rate")
-    ax.set_ylabel("final validation loss (nats/char)")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
-    return ax
+    return _finish(ax, xlabel="peak learning rate", ylabel="final validation loss (nats/char)", title=title,
+                   grid_which="both")
 
 
-def plot_series(series: Mapping[str, Sequence[float]], *, ylabel: str, ax=None, logy: bool = False,
+def plot_series(series: Mapping[str, Sequence[float]], *, ylabel: str, ax=None, yscale: str = "linear",
                 hline: float | None = None, title: str | None = None):
-    """Per-epoch series (e.g. mean log Z, largest attention logit) of several runs, one line each."""
+    """Per-epoch series (e.g. mean log Z, largest attention logit) of several runs, one line each.
+
+    Args:
+        series: ``{label: values}``, one value per epoch (epoch 1 first).
+        yscale: "linear", "log", or "symlog" (linear near 0, logarithmic beyond 1 in magnitude).
+    """
+    if yscale not in ("linear", "log", "symlog"):
+        raise ValueError(f"yscale={yscale!r}; allowed: 'linear', 'log', 'symlog'")
     ax = _ax(ax)
     for i, (name, ys) in enumerate(series.items()):
         ax.plot(range(1, len(ys) + 1), list(ys), "o-", color=f"C{i}", label=name, ms=4)
     if hline is not None:
         ax.axhline(hline, color="k", lw=0.8, ls=":")
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return ax
+    ax.set_yscale(yscale, **({"linthresh": 1.0} if yscale == "symlog" else {}))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _finish(ax, xlabel="epoch", ylabel=ylabel, title=title)

@@ -4,7 +4,8 @@ import torch
 
 from regviz import MLP
 from regviz.history import History
-from regviz.plots import plot_curves, plot_decision_boundary, plot_sweep
+from regviz.plots import (plot_curves, plot_decision_boundary, plot_lm_baselines, plot_lr_sensitivity, plot_series,
+                          plot_sweep)
 
 matplotlib.use("agg")
 
@@ -36,6 +37,28 @@ class TestPlots:
         assert list(val.get_ydata()) == pytest.approx([0.9, 1.8, 2.7])
         with pytest.raises(ValueError):
             plot_sweep([1], [_h(), _h()], knob="x")
+
+    def test_lm_baselines(self):
+        """The LM curve starts at the init loss (epoch 0) and each baseline is a horizontal line at its value."""
+        ax = plot_lm_baselines(_h(), {"bigram": 0.7, "trigram": 0.6}, init_loss=2.0)
+        val = [line for line in ax.get_lines() if line.get_label() == "transformer: validation"][0]
+        assert list(val.get_xdata()) == [0, 1, 2, 3] and list(val.get_ydata()) == [2.0, 1.1, 0.8, 0.9]
+        flat = {line.get_label(): set(line.get_ydata()) for line in ax.get_lines() if "counts" in line.get_label()}
+        assert flat == {"bigram counts: 0.70": {0.7}, "trigram counts: 0.60": {0.6}}
+
+    def test_lr_sensitivity_marks_blow_ups_at_the_ceiling(self):
+        """Losses above the ceiling (or NaN) are drawn at the ceiling with an x; the others as given, sorted by lr."""
+        ax = plot_lr_sensitivity({"a": {1e-2: 2.0, 1e-3: 2.5, 1e-1: float("nan"), 1.0: 9.0}}, ceiling=4.0)
+        line, crosses = ax.get_lines()
+        assert list(line.get_xdata()) == [1e-3, 1e-2, 1e-1, 1.0] and list(line.get_ydata()) == [2.5, 2.0, 4.0, 4.0]
+        assert list(crosses.get_xdata()) == [1e-1, 1.0] and ax.get_xscale() == "log"
+
+    def test_series(self):
+        """One line per series, epochs numbered from 1, optional log scale."""
+        ax = plot_series({"a": [1.0, 10.0], "b": [2.0, 3.0, 4.0]}, ylabel="y", yscale="log")
+        assert [list(line.get_xdata()) for line in ax.get_lines()] == [[1, 2], [1, 2, 3]] and ax.get_yscale() == "log"
+        with pytest.raises(ValueError, match="yscale"):
+            plot_series({"a": [1.0]}, ylabel="y", yscale="logit")
 
     def test_decision_boundary(self):
         X = torch.randn(20, 2)
