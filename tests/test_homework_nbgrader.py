@@ -56,6 +56,12 @@ class TestMetadata:
         nbformat.write(nb, tmp_path / CH01.name)
         assert main([str(tmp_path / CH01.name), "--check"]) == 1
 
+    def test_committed_notebooks_carry_it(self):
+        """Once the course's notebooks hold the metadata, it stays complete (a new exercise without it fails here)."""
+        if not any("nbgrader" in c.metadata for p in CHAPTERS for c in nbformat.read(p, as_version=4).cells):
+            pytest.skip("notebooks/ carries no nbgrader metadata yet: python -m regviz.homework.nbgrader_meta notebooks/")
+        assert apply(CHAPTERS, check=True) == []
+
     @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
     def test_student_copy_does_not_explain_markers(self, path):
         """Released copies carry no marker text at all, before or after the metadata is added."""
