@@ -408,6 +408,31 @@ class TestCommands:
         assert sb.DEFAULT_IMAGE in argv and argv[-4:] == ["-m", "ipykernel_launcher", "-f", "{connection_file}"]
 
 
+GRADE_AND_MEASURE = """
+import resource, sys, nbformat
+from regviz.homework.grade import grade_notebook
+nb = nbformat.read(sys.argv[1], as_version=4)
+nb.cells[2].source += sys.argv[3]
+g = grade_notebook(nbformat.writes(nb).encode(), sys.argv[2], student="x", timeout=120, honest=set())
+print(g.total, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+@needs_bwrap
+def test_flood_keeps_grader_memory_flat(tmp_path):
+    """A cell printing 100 MB at once: the grading process peaks no higher than for the same notebook without it."""
+    import subprocess
+
+    ref = make_chapter(tmp_path / "notebooks")
+    peaks = {}
+    for name, extra in (("quiet", ""), ("flood", "\nprint('x' * 100_000_000)")):
+        run = subprocess.run([sys.executable, "-c", GRADE_AND_MEASURE, str(ref), str(ref), extra],
+                             capture_output=True, text=True, timeout=300)
+        total, peaks[name] = map(int, run.stdout.split()[-2:])
+        assert total == 3, run.stdout + run.stderr[-2000:]
+    assert peaks["flood"] - peaks["quiet"] < 50, peaks  # MB; without the cap the 100 MB message costs ~300 MB
+
+
 @needs_bwrap
 def test_total_timeout_kills_the_sandbox(tmp_path):
     """Past --total-timeout the sandboxed kernel is killed: the row says so and later checks did not run."""

@@ -14,17 +14,34 @@ import time
 from pathlib import Path
 
 import nbformat
-import zmq
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import output_from_msg
 
 from .sandbox import Sandbox, kernel_command
+from .tamper import ROLE
 
 OUTPUT_LIMIT = 2 * 10**6  # bytes of output kept per cell
 MAX_OUTPUTS = 500  # output items kept per cell
-MAX_MESSAGE = 64 * 2**20  # larger single messages are refused by the socket (zmq MAXMSGSIZE)
+
+
+# A first cell planted by the grader: stream output past the cap is not even sent, so an honest flood (a cell
+# that prints 100 MB) never reaches the grader's memory. A hostile kernel can undo it; the grader caps again.
+KERNEL_CAP = """
+def _regviz_cap(cls, limit=%d):
+    flush_buffers, sent = cls._flush_buffers, {}
+    def capped(self):  # ipykernel's OutStream: the text of each message, per stream and cell
+        for parent, data in flush_buffers(self):
+            key = (self.name, parent.get("msg_id"))
+            room, sent[key] = limit - sent.get(key, 0), sent.get(key, 0) + len(data)
+            yield parent, data[:max(room, 0)]
+    cls._flush_buffers = capped
+import sys as _regviz_sys
+if hasattr(type(_regviz_sys.stdout), "_flush_buffers"):
+    _regviz_cap(type(_regviz_sys.stdout))
+del _regviz_cap, _regviz_sys
+"""
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -36,7 +53,6 @@ class SandboxKernelManager(AsyncKernelManager):
                          **kwargs)
         self._box, self._scratch, self._hide, self._env = box, scratch, hide, env
         self._extra_ro, self._cpu = extra_ro, cpu_seconds
-        self.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)  # applies to the client sockets made from it
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
@@ -74,6 +90,10 @@ class GradingClient(NotebookClient):
             return None
         used = self._sizes.get(cell_index, 0)
         size = _size(out)
+        if out.get("output_type") == "error":  # always kept (a check's verdict), traceback shortened
+            out["traceback"] = out.get("traceback", [])[-20:]
+            outs.append(out)
+            return out
         if used + size > self.output_limit or len(outs) >= MAX_OUTPUTS:
             if cell_index not in self.truncated:
                 self.truncated.add(cell_index)
@@ -106,7 +126,7 @@ def run_notebook(nb: nbformat.NotebookNode, *, box: Sandbox, scratch: Path, hide
                  env: dict[str, str] | None = None, extra_ro: list[Path] = (), timeout: int = 300,
                  total_timeout: int = 1800, kernel_name: str = "python3",
                  output_limit: int = OUTPUT_LIMIT) -> tuple[nbformat.NotebookNode, dict[int, str], list[str]]:
-    """Execute `nb` (modified in place) in a sandboxed kernel that runs in `scratch`.
+    """Execute `nb` (modified in place; a first cell that caps stream output is inserted) in a sandboxed kernel.
 
     Args:
         nb: the grading copy.
@@ -123,6 +143,9 @@ def run_notebook(nb: nbformat.NotebookNode, *, box: Sandbox, scratch: Path, hide
         (executed notebook, reply status per executed cell index ('ok'/'error'/...), notes).
     """
     env = dict(env or {})
+    prelude = nbformat.v4.new_code_cell(KERNEL_CAP % (output_limit + 1000))  # a bit more, so the cut is still noted
+    prelude.metadata[ROLE] = {"role": "prelude"}
+    nb.cells.insert(0, prelude)
     kernel_env = env if box.kind != "none" else {**os.environ, **env}
     km = SandboxKernelManager(box=box, scratch=scratch, hide=list(hide), env=kernel_env, extra_ro=list(extra_ro),
                               cpu_seconds=total_timeout + 60, kernel_name=kernel_name)
