@@ -104,7 +104,10 @@ def choose(kind: str | None) -> str:
         ValueError: unknown kind, or the requested/default sandbox is not available (the message says how to fix it).
     """
     if kind is None:
-        if sys.platform.startswith("linux") and bwrap_works():
+        if not sys.platform.startswith("linux"):
+            raise ValueError("no sandbox found: bubblewrap needs Linux; pass --sandbox docker or --sandbox podman "
+                             "(image: regviz/homework/Dockerfile), or --sandbox none to grade without isolation")
+        if bwrap_works():
             return "bwrap"
         raise ValueError(INSTALL_HINT)
     if kind not in KINDS:
