@@ -379,7 +379,7 @@ def grade(
         timeout, total_timeout, quick, kernel_name, keep, output_limit: see grade_notebook.
         sandbox: 'bwrap', 'docker', 'podman' or 'none' (no isolation: a warning, and a note on every row);
             default: bwrap, and a ValueError saying how to install it when it is missing.
-        memory: address-space cap per kernel in bytes.
+        memory: cap on each kernel's data segment (RLIMIT_DATA; docker/podman: --memory) in bytes.
         log: stream for one progress line per graded notebook and warnings (None: silent).
     Returns:
         The grades, sorted by student.
