@@ -37,11 +37,36 @@ class Grade:
     messages: dict[int, str] = field(default_factory=dict)
     note: str = ""
     seconds: float = 0.0
+    # Before the canaries are judged: results as if no canary passed, notes, and the canaries that passed.
+    raw: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def total(self) -> int:
         """Number of exercises passed."""
         return sum(self.passed.values())
+
+
+TAMPERED = "tampered: a grader canary that must fail passed (the submission changes how checks run)"
+
+
+def judge_canaries(grade: Grade, honest: set) -> Grade:
+    """Final marks of a grade: an exercise whose canary passed (and does not pass in an honest run) fails.
+
+    Args:
+        grade: a Grade with `raw` results (grade_notebook(..., defer_canaries=True)).
+        honest: canary variants (exercise, variant) that pass in an honest run of the reference (calibrate).
+    Returns:
+        The same Grade, with passed, messages and note set.
+    """
+    raw = grade.raw
+    tampered = sorted({n for n, v in raw["canaries"] if (n, v) not in honest})
+    grade.passed = {n: ok and n not in tampered for n, ok in raw["passed"].items()}
+    grade.messages = {n: TAMPERED if n in tampered else m for n, m in raw["messages"].items()}
+    notes = list(raw["notes"])
+    if tampered:
+        notes.insert(0, "tampered: exercise " + ", ".join(map(str, tampered)) + " ran under changed execution (no credit)")
+    grade.note = _short("; ".join(notes), 500)
+    return grade
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -115,8 +140,7 @@ def read_results(nb: nbformat.NotebookNode, numbers: list[int], plan: Plan, miss
         status = statuses.get(keep[ex.check_cell])
         ok, err = _clean(check, plan.checks[n], status)
         if n in tampered:
-            passed[n], messages[n] = False, ("tampered: a grader canary that must fail passed "
-                                             "(the submission changes how checks run)")
+            passed[n], messages[n] = False, TAMPERED
             continue
         passed[n] = ok
         if ok:
@@ -189,6 +213,7 @@ def grade_notebook(
     hide: list[Path] = (),
     output_limit: int = OUTPUT_LIMIT,
     honest: set | None = None,
+    defer_canaries: bool = False,
 ) -> Grade:
     """Execute one submission in a fresh sandboxed kernel and grade its exercises; never raises for a bad notebook.
 
@@ -209,6 +234,7 @@ def grade_notebook(
         output_limit: bytes of output kept per cell.
         honest: canary variants that pass in an honest run of the reference (see calibrate); None: run
             the reference once here to find them (grade() does this once for the whole class).
+        defer_canaries: return the Grade before judging its canaries (`raw` set; see judge_canaries).
     Returns:
         A Grade with one entry per exercise of the reference; its note says `tampered` when a canary passed.
     """
@@ -224,6 +250,7 @@ def grade_notebook(
         grade.note = _short(note)
         for n in numbers:
             grade.passed[n], grade.messages[n] = False, "not graded"
+        grade.raw = {"passed": dict(grade.passed), "messages": dict(grade.messages), "notes": [note], "canaries": set()}
         grade.seconds = time.monotonic() - start
         return grade
 
@@ -237,22 +264,21 @@ def grade_notebook(
     notes = [f"notebook says chapter {chapter}, graded as {reference.stem}"] if chapter and chapter != reference.stem else []
     if box.kind == "none":
         notes.append("graded without a sandbox (--sandbox none)")
-    if honest is None:
+    if honest is None and not defer_canaries:
         honest = calibrate(reference, **run_kw)
     executed, plan, missing, statuses, run_notes = _execute(sub, ref, reference, **run_kw)
     notes += run_notes
     if any(o.get("ename") == "MemoryError" for c in executed.cells for o in c.get("outputs", [])):
         notes.append(f"MemoryError: over the {box.memory / 1e9:g} GB memory cap")
-    grade.passed, grade.messages, tampered = read_results(executed, numbers, plan, missing, statuses, honest)
-    if tampered:
-        notes.insert(0, "tampered: exercise " + ", ".join(map(str, tampered)) + " ran under changed execution (no credit)")
+    canaries = passed_canaries(executed, plan)
+    passed, messages, _ = read_results(executed, numbers, plan, missing, statuses, honest=canaries)
+    grade.raw = {"passed": passed, "messages": messages, "notes": notes, "canaries": canaries}
     if keep:
         out_path = Path(keep) / f"{grade.student}.ipynb"
         out_path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(strip_planted(executed, plan), out_path)
-    grade.note = _short("; ".join(notes), 500)
     grade.seconds = time.monotonic() - start
-    return grade
+    return grade if defer_canaries else judge_canaries(grade, honest)
 
 
 def _execute(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode, reference: Path, *, box: Sandbox, quick: bool,
@@ -296,11 +322,19 @@ def calibrate(reference: str | Path, **run_kw) -> set[tuple[int, str]]:
     return passed_canaries(executed, plan)
 
 
+def _quiet() -> None:
+    """Send a pool worker's stderr (kernel chatter) to /dev/null."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+
+
 def _grade_in_worker(*args, **kwargs) -> Grade:
-    """grade_notebook in a pool worker, with the kernels' stderr chatter sent to /dev/null."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    _quiet()
     return grade_notebook(*args, **kwargs)
+
+
+def _calibrate_in_worker(*args, **kwargs) -> set:
+    _quiet()
+    return calibrate(*args, **kwargs)
 
 
 def find_submissions(folder: str | Path) -> list[Path]:
@@ -418,25 +452,40 @@ def grade(
     names = {p: p.resolve().relative_to(submissions).with_suffix("").as_posix() for p in subs}
     hide = [submissions, Path(out).resolve().parent] + ([Path(keep).resolve()] if keep else [])
     threads = max(1, cpus // jobs)
-    # 3. One honest run of the reference: canary variants that pass there prove nothing and are ignored.
-    honest = calibrate(reference, box=box, quick=quick, parameters=None, hide=hide, threads=threads, timeout=timeout,
-                       total_timeout=total_timeout, kernel_name=kernel_name, output_limit=output_limit)
+    run_kw = dict(box=box, quick=quick, parameters=None, hide=hide, threads=threads, timeout=timeout,
+                  total_timeout=total_timeout, kernel_name=kernel_name, output_limit=output_limit)
     kw = dict(timeout=timeout, total_timeout=total_timeout, quick=quick, kernel_name=kernel_name, keep=keep,
-              threads=threads, sandbox=box, hide=hide, output_limit=output_limit, honest=honest)
-    grades = []
+              threads=threads, sandbox=box, hide=hide, output_limit=output_limit, defer_canaries=True)
+    grades, waiting, honest = [], [], None
+
+    def report(g: Grade) -> None:
+        grades.append(judge_canaries(g, honest))
+        if log is not None:
+            print(f"{g.student}: {g.total}/{len(numbers)} ({g.seconds:.0f} s){' - ' + g.note if g.note else ''}",
+                  file=log, flush=True)
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # 3. One honest run of the reference, alongside the class: canary variants that pass there prove nothing.
+        calibration = pool.submit(_calibrate_in_worker, reference, **run_kw)
         futures = {pool.submit(_grade_in_worker, texts[p], reference, student=names[p], **kw): p for p in subs}
+        futures[calibration] = None
         for fut in as_completed(futures):
             p = futures[fut]
+            if p is None:
+                honest = fut.result()  # an error here is the grader's own: it stops the run
+                for g in waiting:
+                    report(g)
+                continue
             try:
                 g = fut.result()
             except Exception as e:  # noqa: BLE001 - a crashed worker is one row, not the end of the run
-                g = Grade(names[p], {n: False for n in numbers}, {n: "not graded" for n in numbers},
-                          note=_short(f"grader failed: {type(e).__name__}: {e}"))
-            grades.append(g)
-            if log is not None:
-                print(f"{g.student}: {g.total}/{len(numbers)} ({g.seconds:.0f} s){' - ' + g.note if g.note else ''}",
-                      file=log, flush=True)
+                note = _short(f"grader failed: {type(e).__name__}: {e}")
+                g = Grade(names[p], raw={"passed": {n: False for n in numbers}, "canaries": set(), "notes": [note],
+                                         "messages": {n: "not graded" for n in numbers}})
+            if honest is None:
+                waiting.append(g)
+            else:
+                report(g)
     grades.sort(key=lambda g: g.student)
     write_csv(grades, numbers, out)
     return grades
