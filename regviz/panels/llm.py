@@ -36,8 +36,8 @@ def train_lm(*, z_loss_coef: float = 0.0, p: float = 0.0, fast: bool = False, de
     torch.manual_seed(seed)
     # one layer: a new setting trains in about a second on a laptop CPU (two layers took 2-3 s)
     model = TinyLM(len(vocab), 32, d_model=32, n_layers=1, n_heads=4, p_embd=p, p_attn=p, p_resid=p)
-    return fit_lm(model, data, epochs=12 if fast else 20, lr=lr, z_loss_coef=z_loss_coef, batch_size=32, seed=seed,
-                  device=dev, n_eval_train=200, n_eval_val=N_EVAL_VAL)
+    return fit_lm(model, data, epochs=12 if fast else 15, lr=lr, z_loss_coef=z_loss_coef, batch_size=32, seed=seed,
+                  device=dev, n_eval_train=128, n_eval_val=N_EVAL_VAL)
 
 
 def plot_lm(result: dict, fig, settings: dict) -> None:
