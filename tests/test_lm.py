@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from regviz.lm import TinyLM, evaluate_lm, fit_lm
+from regviz.lm import TinyLM, evaluate_lm, fit_lm, generate
 from regviz.text import lm_dataset, stdlib_corpus
 from regviz.losses import z_loss
 from regviz.penalties import decay_groups
@@ -164,3 +164,33 @@ class TestFitLM:
         expect = [1e-2 / steps] + [1e-2 * 0.5 * (1 + math.cos(math.pi * j / 3)) for j in range(3)]
         assert h.lr == pytest.approx(expect, rel=1e-6)
         assert h.config["schedule"] == "cosine" and "attn_logit_max" in h.extra and len(h.extra["attn_logit_max"]) == 4
+
+
+class TestGenerate:
+    """Sampling from the LM."""
+
+    def test_length_vocab_and_seed(self):
+        """Prompt + num_chars characters from the vocabulary; same seed same text, another seed another text."""
+        vocab = list("abcdefgh ")
+        torch.manual_seed(0)
+        m = TinyLM(len(vocab), 8, d_model=16, n_layers=1)
+        a = generate(m, vocab, "ab", num_chars=30, seed=1)
+        assert len(a) == 32 and a.startswith("ab") and set(a) <= set(vocab)
+        assert a == generate(m, vocab, "ab", num_chars=30, seed=1) != generate(m, vocab, "ab", num_chars=30, seed=2)
+        assert m.training  # mode restored
+
+    def test_low_temperature_is_greedy(self):
+        """At a tiny temperature each sampled character is the argmax of the model's next-character logits."""
+        vocab = list("abcdefgh")
+        torch.manual_seed(0)
+        m = TinyLM(len(vocab), 8, d_model=16, n_layers=1).eval()
+        text = generate(m, vocab, "a", num_chars=5, temperature=1e-4, seed=0)
+        ids = torch.tensor([[vocab.index(c) for c in text]])
+        with torch.no_grad():
+            greedy = m(ids[:, :-1]).argmax(-1)[0]
+        assert greedy.tolist() == ids[0, 1:].tolist()
+
+    def test_bad_temperature(self):
+        """temperature <= 0 raises ValueError."""
+        with pytest.raises(ValueError, match="temperature"):
+            generate(TinyLM(5, 8, d_model=8, n_heads=2), list("abcde"), "a", temperature=0)
