@@ -2,15 +2,15 @@
 
 Solution markers follow nbgrader (Project Jupyter et al., "nbgrader: A Tool for Creating and Grading
 Assignments in the Jupyter Notebook", JOSE 2019); kernels run under bubblewrap (or docker/podman) and
-grader-planted canary checks detect tampering. CLI: `python -m regviz.homework`.
+grader-planted canary checks detect tampering. CLI: `python -m regviz.homework`; nbgrader metadata:
+`python -m regviz.homework.nbgrader_meta notebooks/`.
 """
 from .grade import Grade, calibrate, grade, grade_notebook, write_csv
-from .nbgrader_meta import add_metadata
 from .notebook import Exercise, find_exercises, needed_cells, resolve_chapter, slice_notebook
 from .release import clear_solutions, release, release_notebook
 from .sandbox import Sandbox
 
 __all__ = [
-    "Exercise", "Grade", "Sandbox", "add_metadata", "calibrate", "clear_solutions", "find_exercises", "grade",
+    "Exercise", "Grade", "Sandbox", "calibrate", "clear_solutions", "find_exercises", "grade",
     "grade_notebook", "needed_cells", "release", "release_notebook", "resolve_chapter", "slice_notebook", "write_csv",
 ]
