@@ -433,6 +433,40 @@ def test_flood_keeps_grader_memory_flat(tmp_path):
     assert peaks["flood"] - peaks["quiet"] < 50, peaks  # MB; without the cap the 100 MB message costs ~300 MB
 
 
+FORK_BOMB = """
+import os, time
+_n = 0
+try:
+    for _ in range(2000):
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        _n += 1
+except OSError:
+    pass
+print("forked", _n)
+"""
+
+
+@needs_bwrap
+def test_fork_bomb_is_capped(tmp_path):
+    """Forking 2000 processes stops at the process cap (a pids cgroup, or RLIMIT_NPROC for ordinary users)."""
+    probe = sb.pids_cgroup(64)
+    sb.remove_cgroup(probe)
+    if os.geteuid() == 0 and probe is None:
+        pytest.skip("grading as root without a writable pids cgroup: no process cap to test")
+    ref = make_chapter(tmp_path / "notebooks")
+    nb = nbformat.read(ref, as_version=4)
+    nb.cells[2].source += "\n" + FORK_BOMB
+    box = sb.Sandbox(nproc=64)
+    g = grade_notebook(nbformat.writes(nb).encode(), ref, student="bomb", timeout=60, honest=set(), sandbox=box,
+                       keep=tmp_path / "keep")
+    kept = nbformat.read(tmp_path / "keep" / "bomb.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in kept.cells for o in c.get("outputs", []))
+    forked = int(text.split("forked ")[1].split()[0])
+    assert forked < 64 and g.total == 3, (forked, g)
+
+
 @needs_bwrap
 def test_total_timeout_kills_the_sandbox(tmp_path):
     """Past --total-timeout the sandboxed kernel is killed: the row says so and later checks did not run."""

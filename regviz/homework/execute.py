@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import output_from_msg
 
-from .sandbox import Sandbox, kernel_command
+from .sandbox import Sandbox, kernel_command, pids_cgroup, remove_cgroup
 from .tamper import ROLE
 
 OUTPUT_LIMIT = 2 * 10**6  # bytes of output kept per cell
@@ -48,16 +48,16 @@ class SandboxKernelManager(AsyncKernelManager):
     """Starts the named kernel through `kernel_command` (sandbox + resource limits)."""
 
     def __init__(self, *, box: Sandbox, scratch: Path, hide: list[Path], env: dict[str, str], extra_ro: list[Path],
-                 cpu_seconds: int, **kwargs):
+                 cpu_seconds: int, cgroup: Path | None = None, **kwargs):
         super().__init__(transport="ipc", ip=str(scratch / "kernel"), connection_file=str(scratch / "kernel.json"),
                          **kwargs)
         self._box, self._scratch, self._hide, self._env = box, scratch, hide, env
-        self._extra_ro, self._cpu = extra_ro, cpu_seconds
+        self._extra_ro, self._cpu, self._cgroup = extra_ro, cpu_seconds, cgroup
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         return kernel_command(self._box, cmd, self._scratch, hide=self._hide, env=self._env, extra_ro=self._extra_ro,
-                              cpu_seconds=self._cpu)
+                              cpu_seconds=self._cpu, cgroup=self._cgroup)
 
     @property
     def kernel_spec(self):
@@ -147,8 +147,9 @@ def run_notebook(nb: nbformat.NotebookNode, *, box: Sandbox, scratch: Path, hide
     prelude.metadata[ROLE] = {"role": "prelude"}
     nb.cells.insert(0, prelude)
     kernel_env = env if box.kind != "none" else {**os.environ, **env}
+    cgroup = pids_cgroup(box.nproc) if box.kind in ("bwrap", "none") else None  # containers have --pids-limit
     km = SandboxKernelManager(box=box, scratch=scratch, hide=list(hide), env=kernel_env, extra_ro=list(extra_ro),
-                              cpu_seconds=total_timeout + 60, kernel_name=kernel_name)
+                              cpu_seconds=total_timeout + 60, cgroup=cgroup, kernel_name=kernel_name)
     client = GradingClient(
         nb, km=km, output_limit=output_limit, timeout=timeout, startup_timeout=120, allow_errors=True,
         interrupt_on_timeout=True, raise_on_iopub_timeout=False, iopub_timeout=5, record_timing=False,
@@ -184,6 +185,7 @@ def run_notebook(nb: nbformat.NotebookNode, *, box: Sandbox, scratch: Path, hide
         notes.append(f"execution stopped: {type(e).__name__}: {str(e)[:200]}")
     finally:
         timer.cancel()
+        remove_cgroup(cgroup)
     if client.truncated:
         notes.append(f"output over {output_limit} bytes in {len(client.truncated)} cell(s), truncated")
     return nb, client.statuses, notes

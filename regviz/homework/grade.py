@@ -22,7 +22,7 @@ import nbformat
 
 from .execute import OUTPUT_LIMIT, run_notebook
 from .notebook import check_number, default_notebook_folder, find_exercises, resolve_chapter, slice_notebook
-from .sandbox import Sandbox, choose
+from .sandbox import Sandbox, choose, pids_cgroup, remove_cgroup
 from .tamper import ROLE, Plan, passed_canaries, plant, strip_planted
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -445,9 +445,12 @@ def grade(
     if box.kind == "none" and log is not None:
         print("warning: --sandbox none: submissions run unisolated and can read or change any file you can",
               file=log, flush=True)
-    if box.kind == "bwrap" and os.geteuid() == 0 and log is not None:
-        print("note: grading as root: Linux does not apply the process limit (RLIMIT_NPROC) to root; "
-              "grade as an ordinary user to have it", file=log, flush=True)
+    if box.kind in ("bwrap", "none") and os.geteuid() == 0 and log is not None:
+        probe = pids_cgroup(box.nproc)
+        remove_cgroup(probe)
+        if probe is None:
+            print("note: grading as root without a writable pids cgroup: Linux does not apply the process limit "
+                  "(RLIMIT_NPROC) to root; grade as an ordinary user to have it", file=log, flush=True)
     jobs = min(jobs, len(subs))
     names = {p: p.resolve().relative_to(submissions).with_suffix("").as_posix() for p in subs}
     hide = [submissions, Path(out).resolve().parent] + ([Path(keep).resolve()] if keep else [])

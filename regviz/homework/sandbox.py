@@ -36,7 +36,8 @@ class Sandbox:
     Attributes:
         kind: 'bwrap', 'docker', 'podman' or 'none'.
         memory: cap on each kernel's data segment (RLIMIT_DATA: heap and private mappings) in bytes (default 4 GB).
-        nproc: process/thread cap (RLIMIT_NPROC; the kernel ignores it for root, see README).
+        nproc: process/thread cap (a pids cgroup where one can be made, and RLIMIT_NPROC, which Linux
+            does not apply to root).
         cpu_seconds: CPU-time cap per kernel (RLIMIT_CPU); None: set by the grader from the total timeout.
         image: container image for docker/podman.
     """
@@ -121,6 +122,60 @@ def choose(kind: str | None) -> str:
     return kind
 
 
+# Runs outside the sandbox, as the grader: move this process into a cgroup, then exec the sandbox command.
+JOIN_CGROUP = "import os,sys;open(sys.argv[1],'w').write(str(os.getpid()));os.execvp(sys.argv[2],sys.argv[2:])"
+
+
+def pids_cgroup(nproc: int) -> Path | None:
+    """A fresh cgroup holding at most `nproc` processes and threads, or None where none can be made.
+
+    Uses the cgroup v1 `pids` controller or cgroup v2 with `pids` enabled, under this process's own
+    cgroup. This caps fork bombs also for a grader running as root, whom RLIMIT_NPROC does not bind.
+    """
+    import secrets
+
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    bases = []
+    for line in lines:
+        _, controllers, rel = line.split(":", 2)
+        if "pids" in controllers.split(","):
+            bases.append(Path("/sys/fs/cgroup/pids") / rel.lstrip("/"))
+        elif controllers == "":
+            bases.append(Path("/sys/fs/cgroup") / rel.lstrip("/"))
+    for base in bases:
+        group = base / f"regviz-{secrets.token_hex(4)}"
+        try:
+            group.mkdir()
+        except OSError:
+            continue
+        try:
+            (group / "pids.max").write_text(str(nproc))
+            return group
+        except OSError:
+            remove_cgroup(group)
+    return None
+
+
+def remove_cgroup(group: Path | None) -> None:
+    """Kill what is left of a kernel's sandbox in a cgroup made by pids_cgroup, then remove the cgroup."""
+    import signal
+    import time
+
+    for _ in range(50):
+        if group is None or not group.exists():
+            return
+        try:
+            for pid in (group / "cgroup.procs").read_text().split():
+                os.kill(int(pid), signal.SIGKILL)
+            group.rmdir()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def environment_paths() -> list[Path]:
     """Read-only paths the kernel needs: the interpreter's prefixes and the regviz package source."""
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(__file__).resolve().parents[1]}
@@ -188,13 +243,17 @@ def container_command(kind: str, kernel_argv: list[str], scratch: Path, *, image
 
 
 def kernel_command(box: Sandbox, kernel_argv: list[str], scratch: Path, *, hide: list[Path] = (),
-                   env: dict[str, str] | None = None, extra_ro: list[Path] = (), cpu_seconds: int = 3600) -> list[str]:
+                   env: dict[str, str] | None = None, extra_ro: list[Path] = (), cpu_seconds: int = 3600,
+                   cgroup: Path | None = None) -> list[str]:
     """The full command that starts one grading kernel inside `box` with its limits.
 
     `kernel_argv` is a Jupyter kernel command (with `{connection_file}`); the limits are applied by a
-    small Python prelude that execs it.
+    small Python prelude that execs it. With `cgroup` (see pids_cgroup), the sandbox starts inside it.
     """
     cpu = box.cpu_seconds or cpu_seconds
+    if cgroup is not None and box.kind in ("bwrap", "none"):
+        rest = kernel_command(box, kernel_argv, scratch, hide=hide, env=env, extra_ro=extra_ro, cpu_seconds=cpu_seconds)
+        return [sys.executable, "-c", JOIN_CGROUP, str(cgroup / "cgroup.procs"), *rest]
     if box.kind in ("docker", "podman"):  # the image's own python; limits come from the container flags
         inner = ["python", "-c", LIMITS_SNIPPET, str(box.memory), str(box.nproc), str(cpu), "python", *kernel_argv[1:]]
         return container_command(box.kind, inner, scratch, image=box.image, memory=box.memory, nproc=box.nproc, env=env,
