@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import multiprocessing
 import os
 import re
 import shutil
@@ -467,7 +468,11 @@ def grade(
             print(f"{g.student}: {g.total}/{len(numbers)} ({g.seconds:.0f} s){' - ' + g.note if g.note else ''}",
                   file=log, flush=True)
 
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # Workers come from a fresh forkserver, never forked from this process: a process that already ran a
+    # kernel client (zmq sockets, an event loop) cannot be forked safely (seen as workers spinning on EINTR).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["regviz.homework.grade"])
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         # 3. One honest run of the reference, alongside the class: canary variants that pass there prove nothing.
         calibration = pool.submit(_calibrate_in_worker, reference, **run_kw)
         futures = {pool.submit(_grade_in_worker, texts[p], reference, student=names[p], **kw): p for p in subs}
