@@ -46,15 +46,14 @@ def _docstrings(name: str) -> list[str]:
     except Exception:  # noqa: BLE001 -- a module this Python lacks is skipped
         return []
     docs = [inspect.getdoc(mod)]
-    with warnings.catch_warnings():  # reading typing's deprecated aliases warns
+    with warnings.catch_warnings():  # reading typing's deprecated aliases (typing.io, typing.re) warns
         warnings.simplefilter("ignore", DeprecationWarning)
-        members = sorted(vars(mod).items())
-    for _, obj in members:
-        if getattr(obj, "__module__", None) != mod.__name__ or not (inspect.isclass(obj) or inspect.isfunction(obj)):
-            continue
-        docs.append(inspect.getdoc(obj))
-        if inspect.isclass(obj):
-            docs += [inspect.getdoc(m) for _, m in sorted(vars(obj).items()) if inspect.isfunction(m)]
+        for _, obj in sorted(vars(mod).items()):
+            if getattr(obj, "__module__", None) != mod.__name__ or not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            docs.append(inspect.getdoc(obj))
+            if inspect.isclass(obj):
+                docs += [inspect.getdoc(m) for _, m in sorted(vars(obj).items()) if inspect.isfunction(m)]
     return [d for d in docs if d]
 
 

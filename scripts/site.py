@@ -77,11 +77,14 @@ def _static_outputs(outputs: list[dict]) -> list[dict]:
 
 
 def page_notebook(nb: dict, name: str, *, links: str) -> dict:
-    """The notebook as the site shows it: static outputs, launch links under the title, no widget state,
-    no nbval markers."""
+    """The notebook as the site shows it: static outputs, launch links under the title (instead of the Colab
+    badge, an external image), no widget state, no nbval markers."""
     nb = json.loads(json.dumps(nb))
     nb["metadata"].pop("widgets", None)
+    badge = _colab_script().BADGE_RE
     for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":  # the Colab badge is an external image: the launch links replace it
+            cell["source"] = badge.sub("", "".join(cell["source"])).replace("\n\n\n", "\n\n")
         if cell["cell_type"] == "code":
             cell["outputs"] = _static_outputs(cell.get("outputs", []))
             lines = "".join(cell["source"]).splitlines(keepends=True)
