@@ -122,8 +122,9 @@ def choose(kind: str | None) -> str:
     return kind
 
 
-# Runs outside the sandbox, as the grader: move this process into a cgroup, then exec the sandbox command.
-JOIN_CGROUP = "import os,sys;open(sys.argv[1],'w').write(str(os.getpid()));os.execvp(sys.argv[2],sys.argv[2:])"
+# Runs outside the sandbox, as the grader: move this process into a cgroup (if allowed), then exec the sandbox.
+JOIN_CGROUP = ("import os,sys\ntry:\n    open(sys.argv[1],'w').write(str(os.getpid()))\nexcept OSError:\n    pass\n"
+               "os.execvp(sys.argv[2],sys.argv[2:])")
 
 
 def pids_cgroup(nproc: int) -> Path | None:
