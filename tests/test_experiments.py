@@ -35,6 +35,15 @@ class TestRunSweep:
         kw = dict(lrs=(3e-3,), variants=(("a", 1e-4, True),), scale="tiny", device="cpu", progress=False)
         assert lm_stability.run_sweep(**kw)["runs"][0]["val_loss"] == lm_stability.run_sweep(**kw)["runs"][0]["val_loss"]
 
+    def test_gpu_scale_is_a_valid_configuration(self, monkeypatch):
+        """The --scale gpu model and block size train (shrunk to 16 blocks and 1 epoch so it runs here)."""
+        small = dict(lm_stability.SCALES["gpu"], n_train=16, epochs=1)
+        monkeypatch.setitem(lm_stability.SCALES, "gpu", small)
+        out = lm_stability.run_sweep(lrs=(1e-3,), variants=(("a", 1e-4, True),), scale="gpu", device="cpu",
+                                     progress=False)
+        assert out["config"]["model"]["d_model"] == 256 and out["config"]["model"]["block_size"] == 128
+        assert math.isfinite(out["runs"][0]["val_loss"][0])
+
     def test_bad_scale(self):
         """An unknown scale raises ValueError naming the allowed ones."""
         with pytest.raises(ValueError, match="cpu"):
