@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import math
 import warnings
 from pathlib import Path
 
@@ -193,7 +192,3 @@ def count_baselines(data: Dataset, *, k: float = 1.0) -> dict[str, float]:
     """``{"unigram": ..., "bigram": ...}``: add-k count models' validation loss in nats/char (``ngram_loss``)."""
     return {"unigram": ngram_loss(data, 1, k=k), "bigram": ngram_loss(data, 2, k=k)}
 
-
-def uniform_loss(data: Dataset) -> float:
-    """ln V: the loss of guessing every character with equal probability."""
-    return math.log(data.num_classes)
