@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import random
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -57,6 +59,23 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ValueError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
     return dev
+
+
+@contextmanager
+def seeded(seed: int, device: str | torch.device | None = "cpu") -> Iterator[None]:
+    """Run a block with torch's global generator (CPU, and ``device``'s if it is a GPU) seeded with ``seed``;
+    the caller's generator state is restored afterwards, so a library call never reseeds the caller's RNG.
+
+    Use it around model construction and training that draw from the global generator (weight init,
+    dropout masks): ``with seeded(0): model = MLP(64, 10)``.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed={seed!r} must be an int")
+    dev = resolve_device(device)
+    gpu = [dev] if dev.type in ("cuda", "mps") else []
+    with torch.random.fork_rng(devices=gpu, device_type=dev.type if gpu else "cuda"):
+        torch.manual_seed(seed)
+        yield
 
 
 def seed_everything(seed: int) -> torch.Generator:

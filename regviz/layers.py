@@ -5,8 +5,24 @@ Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from Overfi
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import torch
 from torch import nn
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Run a block with ``model`` in eval mode (dropout off, BatchNorm on running statistics), then put every
+    submodule back in the mode it had, even if the block raises."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, was in modes:
+            m.training = was
 
 
 def _check_p(p) -> None:
