@@ -1,15 +1,12 @@
-"""Tests for regviz.penalties (and metrics.sparsity): penalties, proximal L1, magnitude pruning, lottery ticket."""
+"""Tests for regviz.penalties (and metrics.sparsity): penalties, proximal L1, decay groups."""
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import prune
 
-from regviz import load_dataset
 from regviz.metrics import sparsity
-from regviz.models import MLP
-from regviz.penalties import (ProximalSGD, apply_masks_, decay_groups, elastic_net_penalty, fraction_kept, l1_penalty, l2_penalty,
-                              lottery_ticket, magnitude_masks, prox_l1_, soft_threshold)
+from regviz.penalties import (ProximalSGD, decay_groups, elastic_net_penalty, l1_penalty, l2_penalty, prox_l1_,
+                              soft_threshold)
 
 
 def _mlp(seed=0):
@@ -84,59 +81,6 @@ class TestSparsity:
         assert sparsity(m) == 0.25
         assert sparsity(m, threshold=0.1) == 0.5
         assert sparsity(m, weights_only=False) == (5 + 5) / 25
-
-
-class TestMagnitudeMasks:
-    """magnitude_masks equals torch.nn.utils.prune.l1_unstructured applied round after round."""
-
-    def test_matches_torch_prune_iterative(self):
-        torch.manual_seed(0)
-        m = nn.Sequential(nn.Linear(30, 20), nn.ReLU(), nn.Linear(20, 10))
-        ref = [nn.Linear(30, 20), nn.Linear(20, 10)]
-        ref[0].load_state_dict(m[0].state_dict()); ref[1].load_state_dict(m[2].state_dict())
-        masks = None
-        for _ in range(3):
-            masks = magnitude_masks(m, 0.3, masks=masks)
-            for layer in ref:
-                prune.l1_unstructured(layer, "weight", amount=0.3)
-        assert torch.equal(masks["0.weight"], ref[0].weight_mask.bool())
-        assert torch.equal(masks["2.weight"], ref[1].weight_mask.bool())
-        assert abs(fraction_kept(masks) - 0.7 ** 3) < 0.01
-
-    def test_masked_weights_stay_zero_in_training(self):
-        m = _mlp()
-        masks = magnitude_masks(m, 0.5)
-        handles = apply_masks_(m, masks)
-        opt = torch.optim.AdamW(m.parameters(), lr=0.1, weight_decay=0.1)
-        X, y = torch.randn(32, 6), torch.arange(32) % 3
-        for _ in range(10):
-            opt.zero_grad(); F.cross_entropy(m(X), y).backward(); opt.step()
-        for n, mask in masks.items():
-            p = dict(m.named_parameters())[n]
-            assert torch.all(p[~mask] == 0) and torch.all(p[mask] != 0)
-        for h in handles:
-            h.remove()
-
-    def test_bad_amount(self):
-        with pytest.raises(ValueError, match="amount"):
-            magnitude_masks(_mlp(), 1.0)
-
-
-class TestLotteryTicket:
-    """lottery_ticket prunes the stated fractions and rewinds to the same initial weights."""
-
-    def test_rounds_and_fractions(self):
-        data = load_dataset("digits", n_train=200, n_val=200, device="cpu")
-        res = lottery_ticket(lambda: MLP(64, 10, width=32, depth=1), data, rounds=2, amount=0.5, epochs=2, lr=1e-2)
-        kept = [r["kept"] for r in res]
-        # hidden layer 64*32 loses 50% per round, output layer 32*10 loses 25% per round
-        expect = [(2048 * 0.5 ** k + 320 * 0.75 ** k) / 2368 for k in range(3)]
-        assert [round(k, 3) for k in kept] == [round(e, 3) for e in expect]
-        assert res[0]["history"].num_epochs == 2
-
-    def test_bad_reinit(self):
-        with pytest.raises(ValueError, match="reinit"):
-            lottery_ticket(lambda: _mlp(), None, reinit="shuffle")
 
 
 class TestDecayGroups:

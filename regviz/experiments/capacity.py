@@ -10,25 +10,43 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .data import Dataset
-from .history import History
-from .models import MLP
-from .train import fit
+from ..data import Dataset
+from ..device import seeded
+from ..history import History
+from ..models import MLP
+from ..train import fit
+from ..validate import check_int
+
+
+def _check_widths(widths: Sequence[int]) -> list[int]:
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__") or len(widths) == 0:
+        raise ValueError(f"widths={widths!r} must be a non-empty sequence of ints >= 1")
+    return [check_int("width", w) for w in widths]
 
 
 def width_sweep(data: Dataset, widths: Sequence[int], *, depth: int = 1, epochs: int = 100, lr: float = 1e-3,
                 batch_size: int = 64, seed: int = 0, device=None, progress: bool = True) -> list[History]:
-    """Train one MLP per width (same seed, same data); returns one History per width, in order."""
+    """Train one MLP per width (same seed, same data); the caller's global RNG state is left as it was.
+
+    Args:
+        data: a ``Dataset``.  widths: hidden units per layer, one MLP each.  depth: hidden layers.
+        epochs, lr, batch_size, device: passed to ``fit``.  seed: initial weights and the run of each model.
+
+    Returns:
+        One ``History`` per width, in order, with ``config["width"]`` set.
+    """
+    widths = _check_widths(widths)
     hists = []
     it = widths
     if progress:
         from tqdm.auto import tqdm
         it = tqdm(widths, desc="width sweep", leave=False)
     for w in it:
-        torch.manual_seed(seed)
-        model = MLP(data.in_features, data.num_classes, width=int(w), depth=depth)
-        h = fit(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, progress=False)
-        h.config["width"] = int(w)
+        with seeded(seed, device):  # same initial draw for every width; the caller's generator is untouched
+            model = MLP(data.in_features, data.num_classes, width=w, depth=depth)
+            h = fit(model, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device,
+                    progress=False)
+        h.config["width"] = w
         hists.append(h)
     return hists
 
@@ -54,17 +72,20 @@ def random_features_sweep(data: Dataset, widths: Sequence[int], *, seed: int = 0
 
     Args:
         data: any Dataset (inputs are flattened and standardised with training statistics).
-        widths: numbers of random ReLU features.
+        widths: numbers of random ReLU features (nested: width w uses the first w of the largest draw).
+        seed: seeds a private generator for the random first layer.
 
     Returns:
         ``{"width", "train_mse", "val_mse", "train_err", "val_err", "weight_norm"}``, one entry per width.
         The interpolation threshold is at width == number of training examples.
     """
+    widths = _check_widths(widths)
     g = torch.Generator().manual_seed(seed)
     Xtr, Xva = data.X_train.flatten(1).double().cpu(), data.X_val.flatten(1).double().cpu()
     mu, sd = Xtr.mean(0), Xtr.std(0).clamp_min(1e-8)
     Xtr, Xva = (Xtr - mu) / sd, (Xva - mu) / sd
     Ytr = F.one_hot(data.y_train.cpu(), data.num_classes).double()
+    Yva = F.one_hot(data.y_val.cpu(), data.num_classes).double()
     d = Xtr.shape[1]
     W_all = torch.randn(d, max(widths), generator=g, dtype=torch.float64) / d ** 0.5
     b_all = torch.randn(max(widths), generator=g, dtype=torch.float64) * 0.1
@@ -74,8 +95,7 @@ def random_features_sweep(data: Dataset, widths: Sequence[int], *, seed: int = 0
         Ptr, Pva = torch.relu(Xtr @ W + b), torch.relu(Xva @ W + b)  # (N, w)
         beta = _min_norm_lstsq(Ptr, Ytr)  # (w, K)
         ztr, zva = Ptr @ beta, Pva @ beta
-        Yva = F.one_hot(data.y_val.cpu(), data.num_classes).double()
-        out["width"].append(int(w))
+        out["width"].append(w)
         out["train_mse"].append(float(((ztr - Ytr) ** 2).sum(1).mean()))
         out["val_mse"].append(float(((zva - Yva) ** 2).sum(1).mean()))
         out["train_err"].append(float((ztr.argmax(1) != data.y_train.cpu()).double().mean()))
