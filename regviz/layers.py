@@ -5,11 +5,14 @@ Srivastava et al., "Dropout: A Simple Way to Prevent Neural Networks from Overfi
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 import torch
 from torch import nn
+
+from .device import seeded
+from .validate import check_int
 
 
 @contextmanager
@@ -176,21 +179,17 @@ def mc_dropout_predict(model: nn.Module, X: torch.Tensor, *, num_samples: int = 
     ``num_samples`` stochastic forward passes with only dropout active; the model's modes are restored after.
 
     Args:
-        X: (N, *input_shape).  num_samples: >= 1 passes.  seed: seeds torch's global generator (None: leave it).
+        X: (N, *input_shape).  num_samples: >= 1 passes.
+        seed: the dropout masks come from torch's generator seeded with ``seed`` in a private fork, so the
+            caller's global RNG state is left as it was; None draws them from the caller's generator.
 
     Returns:
         ``(mean, std)``: the predictive mean of the softmax probabilities (N, K) and their standard
         deviation over the passes (N, K).
     """
-    if not (isinstance(num_samples, int) and num_samples >= 1):
-        raise ValueError(f"num_samples={num_samples!r} must be an int >= 1")
-    modes = {m: m.training for m in model.modules()}
-    if seed is not None:
-        torch.manual_seed(seed)
-    try:
+    check_int("num_samples", num_samples)
+    masks = nullcontext() if seed is None else seeded(seed, X.device)
+    with eval_mode(model), masks:
         enable_mc_dropout(model)
         probs = torch.stack([model(X).softmax(-1) for _ in range(num_samples)])  # (S, N, K)
-    finally:
-        for m, was in modes.items():
-            m.training = was
     return probs.mean(0), probs.std(0, unbiased=False)

@@ -107,6 +107,36 @@ class TestMCDropout:
         torch.testing.assert_close(mean, net.eval()(X).softmax(-1))
         assert torch.all(std == 0)
 
+    def test_seeded_without_touching_caller_rng(self):
+        """Same seed, same passes; another seed, other masks; the caller's generator state is unchanged."""
+        net, X = self._net(0.5), torch.randn(10, 4)
+        before = torch.get_rng_state()
+        mean, std = mc_dropout_predict(net, X, num_samples=8, seed=1)
+        assert torch.equal(torch.get_rng_state(), before)
+        again = mc_dropout_predict(net, X, num_samples=8, seed=1)
+        assert torch.equal(mean, again[0]) and torch.equal(std, again[1])
+        assert not torch.equal(mean, mc_dropout_predict(net, X, num_samples=8, seed=2)[0])
+
+    def test_seed_none_draws_from_caller_rng(self):
+        """seed=None uses (and advances) the caller's generator, so the caller's own seed reproduces it."""
+        net, X = self._net(0.5), torch.randn(10, 4)
+        torch.manual_seed(5)
+        fresh = torch.get_rng_state()
+        a = mc_dropout_predict(net, X, num_samples=4, seed=None)[0]
+        assert not torch.equal(torch.get_rng_state(), fresh)
+        torch.manual_seed(5)
+        b = mc_dropout_predict(net, X, num_samples=4, seed=None)[0]
+        assert torch.equal(a, b)
+
+    def test_modes_restored_after_error_and_bad_num_samples(self):
+        net = self._net(0.5).train()
+        net[1].eval()  # a mixed state comes back as it was
+        with pytest.raises(RuntimeError):
+            mc_dropout_predict(net, torch.randn(3, 7))  # wrong input width: the first Linear raises
+        assert [m.training for m in net] == [True, False, True, True, True]
+        with pytest.raises(ValueError, match="num_samples"):
+            mc_dropout_predict(net, torch.randn(3, 4), num_samples=0)
+
 
 class TestResidualMLPDropPath:
     """ResidualMLP's DropPath rates follow the linear decay rule and only act in training mode."""
