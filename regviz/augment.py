@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
 
+from .validate import check_choice, check_number
+
 POLICIES = ("standard", "randaugment", "trivialaugment", "rotate180")
 
 
@@ -31,8 +33,7 @@ def pipeline(name: str = "standard", *, size: int = 8, padding: int = 1, degrees
         A ``v2.Compose``; call it on one image. The automatic policies work on uint8, so they are wrapped
         in conversions to uint8 and back.
     """
-    if name not in POLICIES:
-        raise ValueError(f"unknown pipeline {name!r}; allowed: {', '.join(POLICIES)}")
+    check_choice("name", name, POLICIES)
     if name == "standard":
         return v2.Compose([
             v2.RandomCrop(size, padding=padding),
@@ -73,14 +74,11 @@ class BatchAugment:
 
     def __init__(self, *, degrees: float = 15.0, shift: float = 1.0, scale: float = 0.1, flip: bool = False,
                  erase_p: float = 0.0, erase_area: tuple[float, float] = (0.05, 0.2)):
-        for name, v in (("degrees", degrees), ("shift", shift), ("scale", scale)):
-            if not (isinstance(v, (int, float)) and v >= 0):
-                raise ValueError(f"{name}={v!r} must be a number >= 0")
-        if not 0 <= scale < 1:
-            raise ValueError(f"scale={scale!r} must be in [0, 1)")
-        if not 0 <= erase_p <= 1:
-            raise ValueError(f"erase_p={erase_p!r} must be in [0, 1]")
-        if not 0 < erase_area[0] <= erase_area[1] <= 1:
+        check_number("degrees", degrees)
+        check_number("shift", shift)
+        check_number("scale", scale, high=1.0, high_inclusive=False)
+        check_number("erase_p", erase_p, high=1.0)
+        if not (len(erase_area) == 2 and 0 < erase_area[0] <= erase_area[1] <= 1):
             raise ValueError(f"erase_area={erase_area!r} must satisfy 0 < min <= max <= 1")
         self.degrees, self.shift, self.scale, self.flip = degrees, shift, scale, flip
         self.erase_p, self.erase_area = erase_p, erase_area

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import torch
 
+from .validate import check_choice, check_int, check_number
+
 SMOOTHING_CONVENTIONS = ("pytorch", "others")
 
 
 def _check_eps(eps: float, num_classes: int) -> None:
-    if not (isinstance(num_classes, int) and not isinstance(num_classes, bool) and num_classes >= 2):
-        raise ValueError(f"num_classes={num_classes!r} must be an int >= 2")
-    if not (isinstance(eps, (int, float)) and 0.0 <= eps <= 1.0):
-        raise ValueError(f"eps={eps!r} must be a number in [0, 1]")
+    check_int("num_classes", num_classes, low=2)
+    check_number("eps", eps, low=0.0, high=1.0)
 
 
 def smooth_targets(y: torch.Tensor, num_classes: int, eps: float, *, convention: str = "pytorch") -> torch.Tensor:
@@ -34,8 +34,7 @@ def smooth_targets(y: torch.Tensor, num_classes: int, eps: float, *, convention:
         (N, K) float32 targets; each row sums to 1. ``y`` is not modified.
     """
     _check_eps(eps, num_classes)
-    if convention not in SMOOTHING_CONVENTIONS:
-        raise ValueError(f"convention={convention!r}; allowed: {', '.join(SMOOTHING_CONVENTIONS)}")
+    check_choice("convention", convention, SMOOTHING_CONVENTIONS)
     if y.ndim != 1 or y.dtype.is_floating_point:
         raise ValueError(f"y must be (N,) integer labels, got dtype {y.dtype} and shape {tuple(y.shape)}")
     one_hot = torch.nn.functional.one_hot(y, num_classes).float()  # (N, K)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from .history import History
+from .validate import check_choice, check_int, check_number
 
 
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
@@ -22,15 +23,14 @@ def generalisation_gap(hist: History, *, metric: str = "loss", epoch: int | None
 
     Positive means the model does better on data it was trained on. ``epoch`` is 1-based; default: last.
     """
-    if metric not in ("loss", "acc"):
-        raise ValueError(f"metric={metric!r}; allowed: 'loss', 'acc'")
+    check_choice("metric", metric, ("loss", "acc"))
     series = hist.loss_gap if metric == "loss" else hist.acc_gap
     if not series:
         raise ValueError("the history has no epochs")
     if epoch is None:
         return series[-1]
-    if not 1 <= epoch <= len(series):
-        raise ValueError(f"epoch={epoch!r}: use 1..{len(series)}")
+    if not 1 <= check_int("epoch", epoch) <= len(series):
+        raise ValueError(f"epoch={epoch!r}: the history has epochs 1..{len(series)}")
     return series[epoch - 1]
 
 
@@ -66,8 +66,7 @@ def sparsity(model: torch.nn.Module, *, threshold: float = 0.0, weights_only: bo
     Args:
         weights_only: count only tensors with ``ndim >= 2`` (weights, not biases or norm gains).
     """
-    if not (isinstance(threshold, (int, float)) and threshold >= 0):
-        raise ValueError(f"threshold={threshold!r} must be a number >= 0")
+    check_number("threshold", threshold)
     ps = [p.detach() for p in model.parameters() if p.ndim >= 2 or not weights_only]
     total = sum(p.numel() for p in ps)
     if total == 0:
@@ -82,8 +81,7 @@ def sparsity(model: torch.nn.Module, *, threshold: float = 0.0, weights_only: bo
 def _check_probs(probs: torch.Tensor, y: torch.Tensor, n_bins: int) -> None:
     if probs.ndim != 2 or y.ndim != 1 or len(probs) != len(y) or len(y) == 0:
         raise ValueError(f"probs must be (N, K) and y (N,) with N >= 1; got {tuple(probs.shape)} and {tuple(y.shape)}")
-    if not (isinstance(n_bins, int) and not isinstance(n_bins, bool) and n_bins >= 1):
-        raise ValueError(f"n_bins={n_bins!r} must be an int >= 1")
+    check_int("n_bins", n_bins)
 
 
 @torch.no_grad()

@@ -7,17 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import Dropout
-
-
-def _check_p(p: float) -> None:
-    if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
-        raise ValueError(f"p={p!r} must be in [0, 1)")
-
-
-def _check_pos_int(name: str, v) -> None:
-    if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
-        raise ValueError(f"{name}={v!r} must be an int >= 1")
+from .layers import Dropout, DropPath
+from .validate import check_choice, check_int, check_probability
 
 
 class MLP(nn.Module):
@@ -33,12 +24,11 @@ class MLP(nn.Module):
 
     def __init__(self, in_features: int, num_classes: int, width: int = 256, depth: int = 2, p: float = 0.0):
         super().__init__()
-        _check_pos_int("in_features", in_features)
-        _check_pos_int("num_classes", num_classes)
-        _check_pos_int("width", width)
-        if not (isinstance(depth, int) and depth >= 0):
-            raise ValueError(f"depth={depth!r} must be an int >= 0")
-        _check_p(p)
+        check_int("in_features", in_features)
+        check_int("num_classes", num_classes)
+        check_int("width", width)
+        check_int("depth", depth, low=0)
+        check_probability("p", p)
         layers: list[nn.Module] = [nn.Flatten()]
         d = in_features
         for _ in range(depth):
@@ -69,9 +59,9 @@ class CNN(nn.Module):
         super().__init__()
         if len(input_shape) not in (1, 2, 3):
             raise ValueError(f"input_shape={input_shape!r}: use (L,), (C, L) or (C, H, W)")
-        _check_pos_int("num_classes", num_classes)
-        _check_pos_int("channels", channels)
-        _check_p(p)
+        check_int("num_classes", num_classes)
+        check_int("channels", channels)
+        check_probability("p", p)
         self.input_shape = tuple(input_shape)
         two_d = len(input_shape) == 3
         conv, pool = (nn.Conv2d, nn.MaxPool2d) if two_d else (nn.Conv1d, nn.MaxPool1d)
@@ -99,11 +89,10 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 
 def make_model(kind: str, data, **kwargs) -> nn.Module:
     """Build ``"mlp"`` or ``"cnn"`` sized for ``data`` (a ``Dataset``); kwargs go to the constructor."""
+    check_choice("kind", kind, ("mlp", "cnn"))
     if kind == "mlp":
         return MLP(data.in_features, data.num_classes, **kwargs)
-    if kind == "cnn":
-        return CNN(data.input_shape, data.num_classes, **kwargs)
-    raise ValueError(f"unknown model kind {kind!r}; allowed: 'mlp', 'cnn'")
+    return CNN(data.input_shape, data.num_classes, **kwargs)
 
 
 class ResidualMLP(nn.Module):
@@ -119,12 +108,10 @@ class ResidualMLP(nn.Module):
 
     def __init__(self, in_features: int, num_classes: int, width: int = 128, blocks: int = 4, drop_path: float = 0.0):
         super().__init__()
-        from .layers import DropPath
-
         for name, v in (("in_features", in_features), ("num_classes", num_classes), ("width", width),
                         ("blocks", blocks)):
-            _check_pos_int(name, v)
-        _check_p(drop_path)
+            check_int(name, v)
+        check_probability("drop_path", drop_path)
         self.stem = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width))
         self.branches = nn.ModuleList(
             nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))

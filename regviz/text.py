@@ -16,6 +16,7 @@ import torch
 
 from .data import Dataset
 from .device import resolve_device
+from .validate import check_choice, check_int, check_number
 
 # Pure-Python standard-library modules whose docstrings open the corpus (no download, ever).
 STDLIB_MODULES = (
@@ -74,8 +75,8 @@ def stdlib_corpus(max_chars: int | None = None, modules: tuple[str, ...] = STDLI
     Returns:
         The corpus, parts separated by blank lines.
     """
-    if max_chars is not None and not (isinstance(max_chars, int) and max_chars >= 1000):
-        raise ValueError(f"max_chars={max_chars!r} must be None or an int >= 1000")
+    if max_chars is not None:
+        check_int("max_chars", max_chars, low=1000)
     parts = [doc for name in modules for doc in _docstrings(name)]
     if topics:
         from pydoc_data.topics import topics as pages
@@ -117,10 +118,9 @@ def lm_dataset(text: str, *, block_size: int = 64, n_train: int | None = None, v
         ``(data, vocab)``: a ``Dataset`` with X_* (N, T) int64 inputs and y_* (N, T) int64 next characters,
         ``num_classes`` = vocabulary size; and the vocabulary (index -> character, sorted).
     """
-    if not (isinstance(block_size, int) and block_size >= 2):
-        raise ValueError(f"block_size={block_size!r} must be an int >= 2")
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction={val_fraction!r} must be in (0, 1)")
+    check_int("block_size", block_size, low=2)
+    if check_number("val_fraction", val_fraction, high=1.0, high_inclusive=False) == 0:
+        raise ValueError("val_fraction=0 leaves no validation text; use a number in (0, 1)")
     vocab = sorted(set(text))
     lookup = {c: i for i, c in enumerate(vocab)}
     ids = torch.tensor([lookup[c] for c in text], dtype=torch.long)
@@ -135,8 +135,8 @@ def lm_dataset(text: str, *, block_size: int = 64, n_train: int | None = None, v
     X_tr, y_tr = blocks(ids[:cut])
     X_va, y_va = blocks(ids[cut:])
     if n_train is not None:
-        if not (isinstance(n_train, int) and 1 <= n_train <= len(X_tr)):
-            raise ValueError(f"n_train={n_train!r}: use an int from 1 to {len(X_tr)}")
+        if check_int("n_train", n_train) > len(X_tr):
+            raise ValueError(f"n_train={n_train!r}: the text has {len(X_tr)} training blocks; use 1 to {len(X_tr)}")
         X_tr, y_tr = X_tr[:n_train], y_tr[:n_train]
     dev = resolve_device(device)
     data = Dataset(name="chars", X_train=X_tr.to(dev), y_train=y_tr.to(dev), X_val=X_va.to(dev), y_val=y_va.to(dev),
@@ -159,8 +159,7 @@ def ngram_loss(data: Dataset, n: int, *, k: float = 1.0) -> float:
     Returns:
         Mean negative log-likelihood per validation character, in nats.
     """
-    if n not in (1, 2, 3):
-        raise ValueError(f"n={n!r}: use 1 (unigram), 2 (bigram) or 3 (trigram)")
+    check_choice("n", n, (1, 2, 3))  # unigram, bigram, trigram
     if not (isinstance(k, (int, float)) and k > 0):
         raise ValueError(f"k={k!r} must be a number > 0 (add-k smoothing keeps unseen n-grams possible)")
     V = data.num_classes
