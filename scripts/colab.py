@@ -36,11 +36,25 @@ BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 BINDER_RE = re.compile(r"https://mybinder\.org/v2/gh/[^/\s)]+/[^/\s)]+/")
 
 
+def package_version(init: Path = ROOT / "regviz" / "__init__.py") -> str:
+    """``regviz.__version__``, read from the source (the one place the version is written; regviz not imported)."""
+    import ast
+
+    for node in ast.parse(init.read_text()).body:
+        if (isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__version__"]
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            return node.value.value
+    raise ValueError(f"no __version__ = \"...\" line in {init}")
+
+
 def project(pyproject: Path = ROOT / "pyproject.toml") -> dict:
-    """The ``[project]`` table of ``pyproject``."""
+    """The ``[project]`` table of ``pyproject``; a dynamic ``version`` is filled in from ``package_version()``."""
     import tomllib
 
-    return tomllib.loads(pyproject.read_text())["project"]
+    proj = tomllib.loads(pyproject.read_text())["project"]
+    if "version" in proj.get("dynamic", []):
+        proj["version"] = package_version()
+    return proj
 
 
 def github_repo(url: str) -> str:

@@ -70,6 +70,33 @@ class TestPackageLists:
         assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
 
 
+class TestVersion:
+    """The version is written once, in regviz/__init__.py; the build, the install and the Colab line read it."""
+
+    def test_pyproject_reads_it_from_the_package(self):
+        meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+        assert "version" not in meta["project"] and "version" in meta["project"]["dynamic"]
+        assert meta["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "regviz.__version__"}
+
+    def test_installed_metadata_matches(self):
+        import importlib.metadata
+
+        import regviz
+        installed = importlib.metadata.version("regviz")
+        assert installed == regviz.__version__, (f"installed metadata says {installed}, regviz.__version__ is "
+                                                 f"{regviz.__version__}: reinstall (pip install --no-deps -e .)")
+
+    def test_colab_line_uses_it(self):
+        """scripts/colab.py (Colab install line and badges, site launch links) tags v<regviz.__version__>."""
+        import importlib.util
+
+        import regviz
+        spec = importlib.util.spec_from_file_location("colab", ROOT / "scripts" / "colab.py")
+        colab = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(colab)
+        assert colab.package_version() == colab.project()["version"] == regviz.__version__
+
+
 @pytest.mark.skipif(shutil.which("repo2docker") is None and not (Path(sys.executable).parent / "repo2docker").exists(),
                     reason="jupyter-repo2docker not installed")
 def test_repo2docker_layout():
