@@ -5,7 +5,6 @@ Every other module asks `resolve_device` so the whole course agrees on where ten
 from __future__ import annotations
 
 import os
-import random
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -76,18 +75,6 @@ def seeded(seed: int, device: str | torch.device | None = "cpu") -> Iterator[Non
     with torch.random.fork_rng(devices=gpu, device_type=dev.type if gpu else "cuda"):
         torch.manual_seed(seed)
         yield
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python's and torch's global generators; return a fresh CPU ``torch.Generator`` seeded with ``seed``.
-
-    NumPy's global state is deliberately not used anywhere in regviz.
-    """
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed={seed!r} must be an int")
-    random.seed(seed)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def environment_report(device: str | torch.device | None = None) -> str:

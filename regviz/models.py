@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .layers import Dropout, DropPath
-from .validate import check_choice, check_int, check_probability
+from .validate import check_int, check_probability
 
 
 class MLP(nn.Module):
@@ -85,14 +85,6 @@ class CNN(nn.Module):
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of scalar parameters (shared tensors counted once, as ``model.parameters()`` yields them)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def make_model(kind: str, data, **kwargs) -> nn.Module:
-    """Build ``"mlp"`` or ``"cnn"`` sized for ``data`` (a ``Dataset``); kwargs go to the constructor."""
-    check_choice("kind", kind, ("mlp", "cnn"))
-    if kind == "mlp":
-        return MLP(data.in_features, data.num_classes, **kwargs)
-    return CNN(data.input_shape, data.num_classes, **kwargs)
 
 
 class ResidualMLP(nn.Module):

@@ -14,7 +14,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import base64
 import html
 import importlib.util
 import json

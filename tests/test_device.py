@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import regviz
-from regviz.device import default_device, resolve_device, seed_everything
+from regviz.device import default_device, resolve_device, seeded
 
 
 class TestDevice:
@@ -37,13 +37,19 @@ class TestDevice:
         with pytest.raises(ValueError, match="not a device name"):
             resolve_device("gpu-please")
 
-    def test_seed_reproduces(self):
-        """Same seed, same random draws from torch."""
-        seed_everything(3); a = torch.rand(5)
-        seed_everything(3); b = torch.rand(5)
-        assert torch.equal(a, b)
-        with pytest.raises(ValueError):
-            seed_everything(1.5)
+    def test_seeded_reproduces_and_restores(self):
+        """Same seed, same draws inside the block; the caller's generator continues as if the block never ran."""
+        torch.manual_seed(7)
+        expected = torch.rand(3)
+        torch.manual_seed(7)
+        with seeded(3):
+            a = torch.rand(5)
+        with seeded(3):
+            b = torch.rand(5)
+        assert torch.equal(a, b) and torch.equal(torch.rand(3), expected)
+        with pytest.raises(ValueError, match="seed"):
+            with seeded(1.5):
+                pass
 
     def test_report_mentions_versions(self):
         """The first-cell report lists torch's version and the device."""

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from regviz.models import CNN, MLP, count_parameters, make_model
+from regviz.models import CNN, MLP, count_parameters
 
 
 class TestMLP:
@@ -51,14 +51,6 @@ class TestCNN:
     def test_bad_shape(self):
         with pytest.raises(ValueError, match="input_shape"):
             CNN((1, 2, 3, 4), 10)
-
-
-def test_make_model(digits):
-    """make_model sizes the model from the dataset; unknown kinds are a ValueError."""
-    assert make_model("mlp", digits, width=8)(digits.X_val[:2]).shape == (2, 10)
-    assert make_model("cnn", digits, channels=4)(digits.X_val[:2]).shape == (2, 10)
-    with pytest.raises(ValueError, match="allowed"):
-        make_model("resnet", digits)
 
 
 def test_count_shared_once():

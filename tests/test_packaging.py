@@ -24,14 +24,13 @@ def _pyproject() -> set[str]:
 
 
 def _conda(path: Path) -> set[str]:
-    names, in_pip = set(), False
+    names = set()
     for line in path.read_text().splitlines():
         m = re.match(r"^(\s*)-\s+(.+?)\s*$", line)
         if not m or line.lstrip().startswith("#"):
             continue
         item = m.group(2)
-        if item.startswith("pip:"):
-            in_pip = True
+        if item.startswith("pip:"):  # the pip sub-list's packages are listed like the conda ones
             continue
         if item.startswith("-e") or item in ("conda-forge",):
             continue
