@@ -12,7 +12,7 @@ from torch import nn
 from .data import Dataset
 from .device import resolve_device
 from .history import History
-from .losses import label_smoothing_loss
+from .layers import eval_mode
 from .metrics import expected_calibration_error, negative_log_likelihood
 from .train import fit
 
@@ -20,11 +20,8 @@ from .train import fit
 @torch.no_grad()
 def predict_logits(model: nn.Module, X: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
     """Logits (N, K) of ``model`` on X in eval mode (its mode is restored), no gradients."""
-    was = model.training
-    model.eval()
-    out = torch.cat([model(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
-    model.train(was)
-    return out
+    with eval_mode(model):
+        return torch.cat([model(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
 
 
 class CalibrationRecorder:
@@ -62,9 +59,9 @@ def fit_recording(model: nn.Module, data: Dataset, *, eps: float = 0.0, device=N
     ``CalibrationRecorder`` on the validation set.
 
     Args:
-        model, data, device, fit_kwargs: as in ``fit`` (``loss_fn`` and ``on_epoch_end`` are set here).
-        eps: label smoothing; the loss is ``label_smoothing_loss(eps, K)`` (``fit`` reports that smoothed loss
-            as train/val loss; the plain NLL is in ``hist.extra["val_nll"]``).
+        model, data, device, fit_kwargs: as in ``fit`` (``on_epoch_end`` is set here).
+        eps: ``fit``'s ``label_smoothing`` (training only: train/val loss and ``hist.extra["val_nll"]`` are
+            plain cross-entropy).
 
     Returns:
         ``(history, logits)``: ``logits[e]`` is the (N_val, K) validation logits after epoch ``e + 1`` (CPU).
@@ -72,9 +69,7 @@ def fit_recording(model: nn.Module, data: Dataset, *, eps: float = 0.0, device=N
     dev = resolve_device(device)
     data = data.to(dev)
     rec = CalibrationRecorder(data.X_val, data.y_val)
-    hist = fit(model, data, device=dev, loss_fn=label_smoothing_loss(eps, data.num_classes), on_epoch_end=rec,
-               **fit_kwargs)
-    hist.config["eps"] = eps
+    hist = fit(model, data, device=dev, label_smoothing=eps, on_epoch_end=rec, **fit_kwargs)
     return hist, rec.logits
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +38,7 @@ class Dataset:
     num_classes: int
     input_shape: tuple[int, ...]
     noisy_mask: torch.Tensor | None = None  # (N,) bool: which training labels were flipped
+    config: dict = field(default_factory=dict)  # how it was made (load_dataset's arguments); lands in History.config
 
     @property
     def in_features(self) -> int:
@@ -239,4 +240,6 @@ def load_dataset(
         name=name, X_train=X_tr.contiguous().to(dev), y_train=y_tr.to(dev),
         X_val=X_va.contiguous().to(dev), y_val=y_va.to(dev), num_classes=num_classes,
         input_shape=tuple(X_tr.shape[1:]), noisy_mask=None if noisy is None else noisy.to(dev),
+        config=dict(n_train=len(y_tr), n_val=len(y_va), label_noise=label_noise, data_seed=seed,
+                    **({"noise": noise} if name in TOY_2D else {})),
     )

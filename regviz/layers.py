@@ -30,7 +30,7 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 def _check_p(p) -> None:
     if isinstance(p, torch.Tensor):
-        return  # a per-model tensor inside a batched sweep; checked where it was built
+        return  # one value per model inside a stacked sweep; checked where it was built
     if not (isinstance(p, (int, float)) and not isinstance(p, bool) and 0.0 <= p < 1.0):
         raise ValueError(f"p={p!r} must be a float in [0, 1)")
 
@@ -44,7 +44,7 @@ def dropout(x: torch.Tensor, p: float | torch.Tensor, training: bool = True,
 
     Args:
         x: any shape.
-        p: drop probability in [0, 1) (a tensor is allowed, e.g. one value per model in a vmapped sweep).
+        p: drop probability in [0, 1) (a tensor is allowed, e.g. one value per model in a stacked sweep).
         training: if False, return ``x`` unchanged.
         generator: optional ``torch.Generator`` on ``x``'s device, for reproducible masks.
 
@@ -62,21 +62,20 @@ def dropout(x: torch.Tensor, p: float | torch.Tensor, training: bool = True,
 
 
 class Dropout(nn.Module):
-    """``nn.Dropout`` with the same semantics, whose ``p`` is a buffer so a vmapped sweep can vary it per model."""
+    """``nn.Dropout`` written with ``dropout`` above; ``p`` is one float, fixed when the layer is built."""
 
     def __init__(self, p: float = 0.5):
         super().__init__()
         _check_p(p)
-        self.p_value: float | None = float(p)  # None while a batched sweep supplies p through the buffer
-        self.register_buffer("p", torch.tensor(float(p)), persistent=False)
+        self.p = float(p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p_value == 0.0:
+        if not self.training or self.p == 0.0:
             return x
-        return dropout(x, self.p if self.p_value is None else self.p_value, True)
+        return dropout(x, self.p, True)
 
     def extra_repr(self) -> str:
-        return f"p={self.p_value}"
+        return f"p={self.p}"
 
 
 # ---------------------------------------------------------------- stochastic depth / DropPath

@@ -6,18 +6,17 @@ weight tying from Press & Wolf, "Using the Output Embedding to Improve Language 
 from __future__ import annotations
 
 import math
-import time
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .data import Dataset
-from .device import resolve_device
 from .history import History
-from .losses import z_loss
-from .penalties import decay_groups
+from .layers import eval_mode
+from .train import evaluate, fit
+from .validate import check_choice
 
 
 class Block(nn.Module):
@@ -74,6 +73,9 @@ class TinyLM(nn.Module):
         self.blocks = nn.ModuleList(Block(d_model, n_heads, p_attn, p_resid, qk_norm) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
+        self.hparams = dict(vocab_size=vocab_size, block_size=block_size, d_model=d_model, n_layers=n_layers,
+                            n_heads=n_heads, p_embd=p_embd, p_attn=p_attn, p_resid=p_resid, tie_weights=tie_weights,
+                            qk_norm=qk_norm)
         self.apply(self._init)
         if tie_weights:
             self.head.weight = self.tok_emb.weight  # one (V, d) tensor used twice
@@ -114,86 +116,51 @@ class TinyLM(nn.Module):
         return top
 
 
-@torch.no_grad()
-def evaluate_lm(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 256,
-                autocast_dtype: torch.dtype | None = None) -> dict[str, float]:
+def log_z_stats(model: nn.Module, X: torch.Tensor, *, batch_size: int = 256,
+                autocast_dtype: torch.dtype | None = None) -> tuple[float, float]:
+    """Mean and largest |log Z| (log Z = logsumexp of a position's logits) of ``model`` on inputs X (N, T)."""
+    total, top = 0.0, 0.0
+    with eval_mode(model), torch.no_grad():
+        for i in range(0, len(X), batch_size):
+            with torch.autocast(X.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                logits = model(X[i:i + batch_size])
+            log_z = torch.logsumexp(logits.float(), -1)  # (B, T)
+            total += float(log_z.sum())
+            top = max(top, float(log_z.abs().max()))
+    return total / X.numel(), top
+
+
+def lm_metrics(model: nn.Module, data: Dataset) -> dict[str, float]:
+    """``fit``'s per-epoch extras for a language model: validation mean log Z and max |log Z|, training mean
+    log Z, and (for models with ``max_attention_logit``) the largest attention logit on 32 validation blocks."""
+    val_z, val_max = log_z_stats(model, data.X_val)
+    out = {"log_z": val_z, "abs_log_z_max": val_max, "train_log_z": log_z_stats(model, data.X_train)[0]}
+    probe = getattr(model, "max_attention_logit", None)
+    if probe is not None:
+        out["attn_logit_max"] = probe(data.X_val[:32])
+    return out
+
+
+def evaluate_lm(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """Per-token cross-entropy, next-character accuracy and mean/max log Z of ``model`` in eval mode.
 
     Args:
         X, y: (N, T) input and target ids.
 
     Returns:
-        ``{"loss", "acc", "log_z", "abs_log_z_max"}`` (log Z = logsumexp of a position's logits).
+        ``{"loss", "acc", "log_z", "abs_log_z_max"}``.
     """
-    was = model.training
-    model.eval()
-    loss = acc = lz = 0.0
-    lz_max = 0.0
-    for i in range(0, len(X), batch_size):
-        Xb, yb = X[i:i + batch_size], y[i:i + batch_size]
-        with torch.autocast(X.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            logits = model(Xb)
-        logits = logits.float()  # (B, T, V)
-        log_z = torch.logsumexp(logits, -1)  # (B, T)
-        loss += float(F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum"))
-        acc += float((logits.argmax(-1) == yb).sum())
-        lz += float(log_z.sum())
-        lz_max = max(lz_max, float(log_z.abs().max()))
-    model.train(was)
-    n = y.numel()
-    return {"loss": loss / n, "acc": acc / n, "log_z": lz / n, "abs_log_z_max": lz_max}
+    loss, acc = evaluate(model, X, y, batch_size=256)
+    log_z, top = log_z_stats(model, X)
+    return {"loss": loss, "acc": acc, "log_z": log_z, "abs_log_z_max": top}
 
 
-def fit_lm(model: nn.Module, data: Dataset, *, epochs: int = 10, lr: float = 3e-3, weight_decay: float = 0.0,
-           decay_all: bool = False, z_loss_coef: float = 0.0, label_smoothing: float = 0.0, batch_size: int = 32,
-           warmup_steps: int = 0, schedule: str = "constant", betas: tuple[float, float] = (0.9, 0.999),
-           grad_clip: float | None = 1.0, autocast_dtype: torch.dtype | None = None, seed: int = 0,
-           device: str | torch.device | None = None, n_eval_train: int = 256, n_eval_val: int | None = None,
-           progress: bool = False) -> History:
-    """Train an LM with AdamW on next-character prediction; one "epoch" = one pass over the training blocks.
+def warmup_cosine(warmup_steps: int, total_steps: int, schedule: str = "cosine") -> Callable[[int], float]:
+    """LR factor per step: linear warm-up over ``warmup_steps``, then constant or cosine decay to 0 at
+    ``total_steps`` (nanoGPT's ``get_lr`` shape); for ``torch.optim.lr_scheduler.LambdaLR``."""
+    check_choice("schedule", schedule, ("constant", "cosine"))
 
-    Loss per step: ``cross_entropy(logits, y, label_smoothing) + z_loss_coef * z_loss(logits)``.
-
-    Args:
-        model: maps (B, T) ids to (B, T, V) logits; trained in place.
-        data: from ``regviz.text.lm_dataset``.
-        weight_decay: AdamW decay, applied to matrices and embeddings only (``decay_groups``) unless ``decay_all``.
-        z_loss_coef: coefficient of ``z_loss`` (0 = off; PaLM used 1e-4).
-        label_smoothing: passed to ``F.cross_entropy`` for training (evaluation reports plain cross-entropy).
-        warmup_steps: linear LR warm-up from lr/warmup_steps to lr.
-        schedule: after warm-up, "constant" or "cosine" (decays to 0 at the last step).
-        betas: AdamW's (beta1, beta2); large-model recipes often use beta2 = 0.95.
-        grad_clip: max global gradient norm (None = no clipping).
-        autocast_dtype: e.g. ``torch.bfloat16`` to run the forward pass in low precision (autocast).
-        n_eval_train: training blocks used to measure the training loss each epoch.
-        n_eval_val: validation blocks used each epoch (None = all).
-        progress: show a tqdm progress bar over epochs.
-
-    Returns:
-        A ``History``: losses are per-token cross-entropy (nats), acc is next-character accuracy;
-        ``extra`` holds ``log_z`` (mean validation log Z), ``abs_log_z_max``, ``train_log_z`` and, for
-        models with ``max_attention_logit``, ``attn_logit_max``.
-    """
-    for name, v in (("epochs", epochs), ("batch_size", batch_size), ("n_eval_train", n_eval_train)):
-        if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
-            raise ValueError(f"{name}={v!r} must be an int >= 1")
-    for name, v in (("lr", lr), ("weight_decay", weight_decay), ("z_loss_coef", z_loss_coef)):
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-            raise ValueError(f"{name}={v!r} must be a finite number >= 0")
-    if not 0 <= label_smoothing < 1:
-        raise ValueError(f"label_smoothing={label_smoothing!r} must be in [0, 1)")
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule={schedule!r}; allowed: 'constant', 'cosine'")
-    dev = resolve_device(device)
-    model.to(dev)
-    if data.device != dev:
-        data = data.to(dev)
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    X, y, n = data.X_train, data.y_train, len(data.X_train)
-    total_steps = epochs * math.ceil(n / batch_size)
-
-    def lr_factor(step: int) -> float:
+    def factor(step: int) -> float:
         # 1. linear warm-up, 2. constant or cosine decay to 0 over the remaining steps
         if step < warmup_steps:
             return (step + 1) / warmup_steps
@@ -201,59 +168,29 @@ def fit_lm(model: nn.Module, data: Dataset, *, epochs: int = 10, lr: float = 3e-
             return 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / max(1, total_steps - warmup_steps)))
         return 1.0
 
-    params = [p for p in model.parameters()] if decay_all else decay_groups(model, weight_decay)
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=betas)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
-    hist = History(config=dict(model=type(model).__name__, dataset=data.name, n_train=n, epochs=epochs, lr=lr,
-                               weight_decay=weight_decay, decay_all=decay_all, z_loss_coef=z_loss_coef,
-                               label_smoothing=label_smoothing, batch_size=batch_size, warmup_steps=warmup_steps,
-                               schedule=schedule, betas=list(betas), grad_clip=grad_clip, seed=seed, device=str(dev),
-                               autocast=str(autocast_dtype) if autocast_dtype else None))
-    probe = getattr(model, "max_attention_logit", None)
-    for key in ("log_z", "abs_log_z_max", "train_log_z") + (("attn_logit_max",) if probe else ()):
-        hist.extra[key] = []
-    X_val, y_val = data.X_val[:n_eval_val], data.y_val[:n_eval_val]
-    start = time.perf_counter()
-    bar = tqdm(range(1, epochs + 1), desc="epochs", leave=False, disable=not progress)
-    for epoch in bar:
-        # 1. one pass over shuffled training blocks
-        model.train()
-        hist.lr.append(opt.param_groups[0]["lr"])
-        perm = torch.randperm(n, generator=g).to(dev)
-        for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
-            with torch.autocast(dev.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                logits = model(X[idx])  # (B, T, V)
-            logits = logits.float()
-            loss = F.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), label_smoothing=label_smoothing)
-            if z_loss_coef > 0:
-                loss = loss + z_loss_coef * z_loss(logits)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            opt.step()
-            sched.step()
-        # 2. measure in eval mode (dropout off)
-        tr = evaluate_lm(model, X[:n_eval_train], y[:n_eval_train], autocast_dtype=autocast_dtype)
-        va = evaluate_lm(model, X_val, y_val, autocast_dtype=autocast_dtype)
-        hist.train_loss.append(tr["loss"]); hist.train_acc.append(tr["acc"])
-        hist.val_loss.append(va["loss"]); hist.val_acc.append(va["acc"])
-        hist.extra["log_z"].append(va["log_z"]); hist.extra["abs_log_z_max"].append(va["abs_log_z_max"])
-        hist.extra["train_log_z"].append(tr["log_z"])
-        if probe:
-            was = model.training
-            model.eval()
-            hist.extra["attn_logit_max"].append(probe(X_val[:32]))
-            model.train(was)
-        bar.set_postfix(val_loss=f"{va['loss']:.3f}")
-        if not (math.isfinite(tr["loss"]) and math.isfinite(va["loss"])):
-            hist.stop_reason = f"diverged: loss became non-finite at epoch {epoch}"
-            break
-    bar.close()
-    hist.seconds = time.perf_counter() - start
-    hist.update_best()
-    return hist
+    factor.description = f"warmup {warmup_steps} steps, then {schedule} to step {total_steps}"
+    return factor
+
+
+def fit_lm(model: nn.Module, data: Dataset, *, epochs: int = 10, lr: float = 3e-3, weight_decay: float = 0.0,
+           decay: str = "weights", z_loss: float = 0.0, label_smoothing: float = 0.0, batch_size: int = 32,
+           warmup_steps: int = 0, schedule: str = "constant", betas: tuple[float, float] = (0.9, 0.999),
+           grad_clip: float | None = 1.0, n_eval_train: int = 256, n_eval_val: int | None = None,
+           **fit_kwargs) -> History:
+    """``fit`` with a language model's defaults: AdamW (plain per-tensor kernel, so stored results reproduce
+    bit for bit), weight decay on weights only, gradient clipping, a warm-up + constant/cosine LR schedule
+    stepped every batch, 256 training blocks scored per epoch and ``lm_metrics`` recorded in ``History.extra``.
+
+    Loss per step: ``cross_entropy(logits, y, label_smoothing) + z_loss * regviz.losses.z_loss(logits)``; losses are
+    per-token cross-entropy (nats), acc is next-character accuracy. Other arguments: as in ``fit``.
+    """
+    valid = isinstance(epochs, int) and isinstance(batch_size, int) and batch_size > 0  # else fit says what is wrong
+    factor = warmup_cosine(warmup_steps, epochs * math.ceil(len(data.X_train) / batch_size) if valid else 1, schedule)
+    return fit(model, data, epochs=epochs, lr=lr, optimizer="adamw", weight_decay=weight_decay, decay=decay,
+               z_loss=z_loss, label_smoothing=label_smoothing, betas=betas, fused=False, batch_size=batch_size,
+               grad_clip=grad_clip, scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, factor),
+               scheduler_interval="step", metrics=[lm_metrics], n_eval_train=n_eval_train, n_eval_val=n_eval_val,
+               eval_batch_size=256, **{"progress": False, **fit_kwargs})
 
 
 @torch.no_grad()
@@ -266,11 +203,9 @@ def generate(model: TinyLM, vocab: list[str], prompt: str, *, num_chars: int = 8
     dev = next(model.parameters()).device
     ids = torch.tensor([[lookup[c] for c in prompt if c in lookup] or [0]], device=dev)
     g = torch.Generator(device=dev).manual_seed(seed)
-    was = model.training
-    model.eval()
-    for _ in range(num_chars):
-        logits = model(ids[:, -model.block_size:])[:, -1].float() / temperature  # (1, V)
-        nxt = torch.multinomial(logits.softmax(-1), 1, generator=g)
-        ids = torch.cat([ids, nxt], 1)
-    model.train(was)
+    with eval_mode(model):
+        for _ in range(num_chars):
+            logits = model(ids[:, -model.block_size:])[:, -1].float() / temperature  # (1, V)
+            nxt = torch.multinomial(logits.softmax(-1), 1, generator=g)
+            ids = torch.cat([ids, nxt], 1)
     return "".join(vocab[i] for i in ids[0].tolist())

@@ -110,7 +110,7 @@ def mixing_transform(method: str, alpha: float, num_classes: int):
         method: ``"mixup"``, ``"cutmix"``, or ``"either"`` (mixup or cutmix with probability 1/2 per batch).
         alpha: Beta parameter, > 0.  num_classes: K.
 
-    Use it with a soft-target loss, e.g. ``loss_fn=regviz.losses.label_smoothing_loss(0.0, K)``.
+    ``fit``'s cross-entropy takes the soft targets it returns; ``fit`` records ``transform.config``.
     """
     if method not in ("mixup", "cutmix", "either"):
         raise ValueError(f"method={method!r}; allowed: 'mixup', 'cutmix', 'either'")
@@ -124,4 +124,5 @@ def mixing_transform(method: str, alpha: float, num_classes: int):
         return (mixup if m == "mixup" else cutmix)(X, y, alpha, num_classes, generator)
 
     transform.__name__ = f"{method}_alpha{alpha:g}"
+    transform.config = {"name": "mixing", "method": method, "alpha": float(alpha)}  # recorded by fit
     return transform

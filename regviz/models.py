@@ -37,6 +37,7 @@ class MLP(nn.Module):
         layers.append(nn.Linear(d, num_classes))
         self.net = nn.Sequential(*layers)
         self.in_features = in_features
+        self.hparams = dict(in_features=in_features, num_classes=num_classes, width=width, depth=depth, p=p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, *input_shape) -> (B, num_classes) logits."""
@@ -63,6 +64,7 @@ class CNN(nn.Module):
         check_int("channels", channels)
         check_probability("p", p)
         self.input_shape = tuple(input_shape)
+        self.hparams = dict(input_shape=list(input_shape), num_classes=num_classes, channels=channels, p=p)
         two_d = len(input_shape) == 3
         conv, pool = (nn.Conv2d, nn.MaxPool2d) if two_d else (nn.Conv1d, nn.MaxPool1d)
         c_in = 1 if len(input_shape) == 1 else input_shape[0]
@@ -110,6 +112,8 @@ class ResidualMLP(nn.Module):
             for _ in range(blocks))
         self.drops = nn.ModuleList(DropPath(drop_path * (i + 1) / blocks) for i in range(blocks))
         self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, num_classes))
+        self.hparams = dict(in_features=in_features, num_classes=num_classes, width=width, blocks=blocks,
+                            drop_path=drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, *input_shape) -> (B, num_classes) logits."""

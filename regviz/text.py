@@ -140,7 +140,8 @@ def lm_dataset(text: str, *, block_size: int = 64, n_train: int | None = None, v
         X_tr, y_tr = X_tr[:n_train], y_tr[:n_train]
     dev = resolve_device(device)
     data = Dataset(name="chars", X_train=X_tr.to(dev), y_train=y_tr.to(dev), X_val=X_va.to(dev), y_val=y_va.to(dev),
-                   num_classes=len(vocab), input_shape=(block_size,))
+                   num_classes=len(vocab), input_shape=(block_size,),
+                   config=dict(block_size=block_size, n_train=len(X_tr), n_val=len(X_va), characters=len(text)))
     return data, vocab
 
 

@@ -33,5 +33,5 @@ def check_choice(name: str, value: Any, allowed: Iterable) -> Any:
     """``value`` must be one of ``allowed``."""
     allowed = tuple(allowed)
     if value not in allowed:
-        raise ValueError(f"{name}={value!r}; allowed: {', '.join(repr(a) for a in allowed)}")
+        raise ValueError(f"{name}={value!r}; allowed: {', '.join(str(a) for a in allowed)}")
     return value

@@ -137,7 +137,7 @@ class TestFitLM:
         for c in (0.0, 0.1):
             torch.manual_seed(0)
             m = TinyLM(data.num_classes, 32, d_model=32, n_layers=1)
-            out[c] = fit_lm(m, data, epochs=3, lr=3e-3, z_loss_coef=c, device="cpu").extra["log_z"][-1]
+            out[c] = fit_lm(m, data, epochs=3, lr=3e-3, z_loss=c, device="cpu").extra["log_z"][-1]
         assert abs(out[0.1]) < abs(out[0.0]) - 1.5
 
     def test_same_seed_same_run(self, data):
@@ -150,8 +150,8 @@ class TestFitLM:
         assert hs[0] == hs[1]
 
     def test_bad_args(self, data):
-        """Negative z_loss_coef, an infinite lr and an unknown schedule raise ValueError."""
-        for kw in (dict(z_loss_coef=-1.0), dict(lr=float("inf")), dict(schedule="linear")):
+        """Negative z_loss, an infinite lr and an unknown schedule raise ValueError."""
+        for kw in (dict(z_loss=-1.0), dict(lr=float("inf")), dict(schedule="linear")):
             with pytest.raises(ValueError, match=next(iter(kw))):
                 fit_lm(TinyLM(data.num_classes, 32, d_model=16), data, **kw)
 
@@ -163,7 +163,8 @@ class TestFitLM:
         # epoch e starts at step (e-1)*steps: warm-up factor 1/steps, then cos decay over 3 epochs
         expect = [1e-2 / steps] + [1e-2 * 0.5 * (1 + math.cos(math.pi * j / 3)) for j in range(3)]
         assert h.lr == pytest.approx(expect, rel=1e-6)
-        assert h.config["schedule"] == "cosine" and "attn_logit_max" in h.extra and len(h.extra["attn_logit_max"]) == 4
+        assert h.config["scheduler"]["lr_lambda"] == [f"warmup {steps} steps, then cosine to step {4 * steps}"]
+        assert "attn_logit_max" in h.extra and len(h.extra["attn_logit_max"]) == 4
 
 
 class TestGenerate:

@@ -60,17 +60,82 @@ class TestFit:
         h = fit(_model(), digits, epochs=5, lr=1e6, optimizer="sgd", progress=False, device="cpu")
         assert h.diverged and h.stop_reason.startswith("diverged")
 
-    def test_penalty_and_batch_transform_are_used(self, digits):
-        """A penalty changes the run; a batch_transform with soft targets trains."""
+    def test_l1_and_batch_transform_are_used(self, digits):
+        """l1 changes the run; a proximal L1 step zeroes weights exactly; soft targets train like hard ones."""
         a = fit(_model(), digits, epochs=2, progress=False, device="cpu")
-        b = fit(_model(), digits, epochs=2, progress=False, device="cpu",
-                penalty=lambda m: 1e-2 * sum(p.abs().sum() for p in m.parameters()))
+        b = fit(_model(), digits, epochs=2, progress=False, device="cpu", l1=1e-2)
         assert a.val_loss != b.val_loss
+        zeros = {}
+        for proximal in (False, True):
+            m = _model()
+            fit(m, digits, epochs=2, lr=0.1, optimizer="sgd", l1=0.05, l1_proximal=proximal, progress=False,
+                device="cpu")
+            zeros[proximal] = float((m.net[1].weight == 0).float().mean())
+        assert zeros[True] > 0.1 and zeros[False] < 0.01  # soft-thresholding lands on exactly 0; subgradients do not
 
         def to_soft(X, y, g):
             return X, F.one_hot(y, 10).float()
         c = fit(_model(), digits, epochs=2, progress=False, device="cpu", batch_transform=to_soft)
         assert c.val_loss == pytest.approx(a.val_loss, rel=1e-5)  # one-hot soft targets = hard labels
+
+    @pytest.mark.parametrize("decay,bias_shrinks", [("all", True), ("weights", False)])
+    def test_decay_groups(self, digits, decay, bias_shrinks):
+        """With a zero data loss only AdamW's decay acts: w <- w (1 - lr * lambda) per step, biases only if 'all'."""
+        m = _model()
+        torch.nn.init.constant_(m.net[1].bias, 1.0)
+        w0 = m.net[1].weight.detach().clone()
+        h = fit(m, digits, epochs=1, lr=0.1, weight_decay=0.5, decay=decay, batch_size=60, progress=False,
+                device="cpu", loss_fn=lambda z, y: 0 * z.sum())
+        factor = (1 - 0.1 * 0.5) ** 2  # 120 examples / 60 = 2 steps
+        assert torch.allclose(m.net[1].weight, w0 * factor, rtol=1e-5)
+        assert torch.allclose(m.net[1].bias, torch.full_like(m.net[1].bias, factor if bias_shrinks else 1.0))
+        assert h.config["decay"] == decay and h.config["weight_decay"] == 0.5
+
+    def test_grad_clip_bounds_each_step(self, digits):
+        """Plain SGD with clipping c moves the parameters by at most lr * c per step."""
+        m = _model()
+        w0 = torch.cat([p.detach().flatten() for p in m.parameters()])
+        fit(m, digits, epochs=1, lr=1.0, optimizer="sgd", momentum=0.0, grad_clip=1e-3, batch_size=60,
+            progress=False, device="cpu")
+        moved = (torch.cat([p.detach().flatten() for p in m.parameters()]) - w0).norm()
+        assert 0 < moved <= 2 * 1e-3 + 1e-7
+
+    def test_every_knob_lands_in_config(self, digits):
+        """History.config names the model, the data and every training knob by its argument name."""
+        from regviz.mixing import mixing_transform
+        h = fit(_model(p=0.2), digits, epochs=1, lr=2e-3, optimizer="sgd", weight_decay=1e-3, decay="weights",
+                l1=1e-4, label_smoothing=0.1, batch_size=32, seed=3, progress=False, device="cpu",
+                batch_transform=mixing_transform("mixup", 0.4, 10), early_stopping=EarlyStopping(patience=4),
+                scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 7, gamma=0.5), grad_clip=2.0)
+        c = h.config
+        assert (c["model"], c["width"], c["depth"], c["p"]) == ("MLP", 32, 2, 0.2)
+        assert (c["dataset"], c["n_train"], c["label_noise"]) == ("digits", 120, 0.0)
+        assert (c["lr"], c["optimizer"], c["weight_decay"], c["decay"], c["l1"], c["l1_proximal"]) == (
+            2e-3, "sgd", 1e-3, "weights", 1e-4, False)
+        assert (c["label_smoothing"], c["batch_size"], c["seed"], c["grad_clip"], c["momentum"]) == (0.1, 32, 3, 2.0, 0.9)
+        assert c["batch_transform"] == {"name": "mixing", "method": "mixup", "alpha": 0.4}
+        assert c["scheduler"]["name"] == "StepLR" and c["scheduler"]["step_size"] == 7 and c["scheduler"]["gamma"] == 0.5
+        assert c["early_stopping"] == {"patience": 4, "min_delta": 0.0, "restore_best": True}
+        import json
+        json.dumps(c)  # JSON-friendly: a History can be saved
+
+    def test_metrics_hook_and_caller_rng(self, digits):
+        """Extra metrics land in History.extra each epoch, in eval mode; the caller's global RNG is untouched."""
+        seen = []
+
+        def metric(model, data):
+            seen.append(model.training)
+            return {"n_val": len(data.y_val)}
+        model = _model(p=0.5)
+        torch.manual_seed(5)
+        state = torch.get_rng_state()
+        h = fit(model, digits, epochs=2, progress=False, device="cpu", metrics=[metric], n_eval_val=50)
+        assert h.extra["n_val"] == [50, 50] and seen == [False, False]
+        assert torch.equal(torch.get_rng_state(), state)
+
+    def test_list_knob_needs_stacked_model(self, digits):
+        with pytest.raises(ValueError, match="stacked model"):
+            fit(_model(), digits, epochs=1, lr=[1e-3, 1e-2], progress=False, device="cpu")
 
     def test_scheduler_recorded(self, digits):
         """The lr in effect each epoch is recorded (StepLR halves it every epoch)."""
@@ -90,7 +155,8 @@ class TestFit:
     @pytest.mark.parametrize("kwargs,match", [
         (dict(epochs=0), "epochs"), (dict(lr=-1.0), "lr"), (dict(weight_decay=-0.1), "weight_decay"),
         (dict(batch_size=0), "batch_size"), (dict(optimizer="lbfgs"), "allowed: adamw"),
-        (dict(scheduler_interval="batch"), "allowed"),
+        (dict(scheduler_interval="batch"), "allowed"), (dict(decay="biases"), "allowed: all, weights"),
+        (dict(l1=float("nan")), "l1"), (dict(label_smoothing=1.0), "label_smoothing"), (dict(grad_clip=-1.0), "grad_clip"),
     ])
     def test_bad_args(self, digits, kwargs, match):
         with pytest.raises(ValueError, match=match):

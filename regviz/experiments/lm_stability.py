@@ -69,7 +69,7 @@ def run_sweep(*, lrs=LRS, variants=VARIANTS, scale: str = "cpu", seed: int = 0, 
             model = TinyLM(len(vocab), cfg["block_size"], d_model=cfg["d_model"], n_layers=cfg["n_layers"],
                            n_heads=cfg["n_heads"], qk_norm=qk)
             t = time.perf_counter()
-            h = fit_lm(model, data, lr=lr, z_loss_coef=z, seed=seed, device=dev, **recipe)
+            h = fit_lm(model, data, lr=lr, z_loss=z, seed=seed, device=dev, **recipe)
             run = dict(variant=name, lr=lr, z_loss_coef=z, qk_norm=qk, val_loss=h.val_loss, train_loss=h.train_loss,
                        log_z=h.extra["log_z"], attn_logit_max=h.extra["attn_logit_max"], stop_reason=h.stop_reason,
                        seconds=round(time.perf_counter() - t, 1))
