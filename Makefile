@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 
 .PHONY: lab test unit notebooks browser bench lock clean site execute
 
-$(STAMP): pyproject.toml requirements/constraints.txt
+$(STAMP): pyproject.toml regviz/__init__.py requirements/constraints.txt
 	@echo "== setting up $(VENV) with $(PY) (pinned set in requirements/constraints.txt)"
 	@test -n "$(PY)" || { echo "Python 3.10+ not found: install python3.11" >&2; exit 1; }
 	$(PY) -m venv $(VENV)

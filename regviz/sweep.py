@@ -16,7 +16,6 @@ from .data import Dataset
 from .device import resolve_device, seeded
 from .history import History
 from .layers import Dropout, dropout
-from .penalties import soft_threshold
 from .train import OPTIMIZERS, check_model_fits_data, fit
 from .validate import check_choice, check_probability
 

@@ -1,4 +1,3 @@
-import gzip
 import pickle
 import struct
 
@@ -148,7 +147,7 @@ class TestTorchvisionLocalCopies:
 
 def test_public_names():
     """The names outside scripts rely on exist at the top level."""
-    for name in ("default_device", "load_dataset", "MLP", "fit", "sweep", "History", "EarlyStopping"):
+    for name in ("default_device", "load_dataset", "MLP", "fit", "sweep", "EarlyStopping"):
         assert hasattr(regviz, name)
 
 

@@ -3,7 +3,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from regviz.lm import TinyLM, evaluate_lm, fit_lm, generate
 from regviz.text import lm_dataset, stdlib_corpus

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from ..device import resolve_device
+from ..device import resolve_device, seeded
 from ..lm import TinyLM, fit_lm
 from ..text import lm_dataset, stdlib_corpus
 
@@ -65,9 +65,9 @@ def run_sweep(*, lrs=LRS, variants=VARIANTS, scale: str = "cpu", seed: int = 0, 
            "runs": []}
     for name, z, qk in variants:
         for lr in lrs:
-            torch.manual_seed(seed)
-            model = TinyLM(len(vocab), cfg["block_size"], d_model=cfg["d_model"], n_layers=cfg["n_layers"],
-                           n_heads=cfg["n_heads"], qk_norm=qk)
+            with seeded(seed, dev):  # same init as torch.manual_seed(seed), the caller's generator untouched
+                model = TinyLM(len(vocab), cfg["block_size"], d_model=cfg["d_model"], n_layers=cfg["n_layers"],
+                               n_heads=cfg["n_heads"], qk_norm=qk)
             t = time.perf_counter()
             h = fit_lm(model, data, lr=lr, z_loss=z, seed=seed, device=dev, **recipe)
             run = dict(variant=name, lr=lr, z_loss_coef=z, qk_norm=qk, val_loss=h.val_loss, train_loss=h.train_loss,
