@@ -20,6 +20,7 @@ import ipywidgets as W
 from matplotlib.figure import Figure
 
 from .history import History
+from .plots import PanelView, set_margins
 
 Settings = dict[str, Any]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -70,13 +71,15 @@ def _histories(result) -> list[History]:
 
 
 class SliderPanel:
-    """Sliders -> ``run(**settings)`` (cached) -> ``plot(result, fig, settings)`` -> PNG in the panel.
+    """Sliders -> ``run(**settings)`` (cached) -> ``plot.update(result, settings)`` -> PNG in the panel.
 
     Args:
         run: trains (or computes) a result for one setting of the run controls.
         controls: ``{name: slider}``; names are the keyword arguments of ``run`` and ``plot``.
-        plot: draws ``result`` on an empty matplotlib ``Figure``; never trains. Margins are preset with
-            ``subplots_adjust``; avoid ``tight_layout`` there (it re-measures every label, ~0.3 s).
+        plot: a ``regviz.plots.PanelView``: its ``setup(fig)`` runs once on the panel's one figure, its
+            ``update(result, settings)`` per new picture (only data, limits and texts change, so a picture costs
+            one Agg draw). A plain function ``plot(result, fig, settings)`` also works: it draws on an emptied
+            figure each time (slower). Never train there; never call ``tight_layout`` (~0.3 s a redraw).
         view_only: control names that only change the picture (e.g. which epoch to show): no retraining.
         precompute: optional ``() -> iterable of (settings, result)`` run when the panel opens (e.g. one
             batched ``sweep`` over a whole slider's grid), filling the cache.
@@ -85,7 +88,7 @@ class SliderPanel:
     """
 
     def __init__(self, run: Callable[..., Any], controls: Mapping[str, W.ValueWidget],
-                 plot: Callable[[Any, Figure, Settings], None], *, view_only: Iterable[str] = (),
+                 plot: PanelView | Callable[[Any, Figure, Settings], None], *, view_only: Iterable[str] = (),
                  precompute: Callable[[], Iterable[tuple[Settings, Any]]] | None = None, title: str = "",
                  figsize: tuple[float, float] = (10, 3.6), dpi: int = 80):
         self.run_fn, self.plot_fn = run, plot
@@ -97,6 +100,7 @@ class SliderPanel:
         self.cache: dict[tuple, Any] = {}
         self.png_cache: dict[tuple, bytes] = {}  # full settings (view-only included) -> rendered picture
         self.fig = Figure(figsize=figsize, dpi=dpi)
+        self._view_ready = False  # the view's axes and artists exist on self.fig
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
         self.status = W.HTML()
         self.title_text = title
@@ -169,12 +173,23 @@ class SliderPanel:
         """The PNG for ``settings`` (whose result is cached), drawn once and then kept."""
         full_key = tuple(sorted(settings.items()))
         if full_key not in self.png_cache:
-            self.fig.clear()
-            # fixed margins: tight_layout would re-measure every tick label (~0.3 s a redraw)
-            self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.86, wspace=0.25)
-            self.plot_fn(self.cache[self._key(settings)], self.fig, settings)
-            buf = io.BytesIO()
-            self.fig.savefig(buf, format="png")
+            result = self.cache[self._key(settings)]
+            try:
+                if isinstance(self.plot_fn, PanelView):
+                    if not self._view_ready:
+                        self.fig.clear()
+                        self.plot_fn.setup(self.fig)
+                        self._view_ready = True
+                    self.plot_fn.update(result, settings)
+                else:
+                    self.fig.clear()
+                    set_margins(self.fig)
+                    self.plot_fn(result, self.fig, settings)
+                buf = io.BytesIO()
+                self.fig.savefig(buf, format="png")
+            except Exception:
+                self._view_ready = False  # a half-updated figure is rebuilt for the next picture
+                raise
             self.png_cache[full_key] = buf.getvalue()
         return self.png_cache[full_key]
 

@@ -4,7 +4,7 @@ import torch
 
 import regviz
 from regviz import EarlyStopping
-from regviz.panels.early_stopping import replay_early_stopping
+from regviz.experiments.early_stopping import replay_early_stopping
 
 
 @pytest.fixture(scope="module")

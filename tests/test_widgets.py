@@ -142,3 +142,44 @@ class TestSavedPicture:
         p.widget = types.SimpleNamespace(model_id="abc123")
         data, _ = DisplayFormatter().format(p)
         assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == "abc123" and "image/png" in data
+
+
+class TestPanelView:
+    """A PanelView is set up once and updated per picture; an error in update rebuilds it for the next one."""
+
+    class View:
+        def __init__(self):
+            self.setups, self.updates = 0, 0
+
+        def setup(self, fig):
+            self.setups += 1
+            self.line, = fig.subplots().plot([], [])
+
+        def update(self, result, settings):
+            self.updates += 1
+            if settings["a"] == 2:
+                self.line.set_data([0, 1], [0, float("nan")])
+                raise ValueError("a=2 cannot be drawn")
+            h = result.truncated(settings["shown"])
+            self.line.set_data(h.epochs, h.val_loss)
+            self.line.axes.relim()
+            self.line.axes.autoscale_view()
+
+    def test_setup_once_update_per_picture_and_recovery(self):
+        from regviz.plots import PanelView
+        view = type("V", (self.View, PanelView), {})()
+        p = SliderPanel(lambda a, b: _hist(a + b), {"a": choice_slider("a", [1, 2, 3]),
+                                                    "b": choice_slider("b", [0, 1]),
+                                                    "shown": choice_slider("shown", [2, 5], 5)},
+                        view, view_only=("shown",))
+        first = p.png
+        p.set(a=3)
+        p.set(shown=2)
+        assert (view.setups, view.updates) == (1, 3) and p.last_error is None and len({first, p.png}) == 2
+        p.set(a=2)
+        assert p.last_error == "ValueError: a=2 cannot be drawn" and "a=2 cannot be drawn" in p.status_text
+        p.set(a=1, shown=2)  # a new picture after the error: the figure is rebuilt, then updated
+        assert view.setups == 2 and p.last_error is None
+        p.png_cache.clear()
+        p.set(a=1, shown=5)
+        assert p.png == first  # the rebuilt figure draws the same picture as the first one
