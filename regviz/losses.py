@@ -63,20 +63,6 @@ def soft_target_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> to
     return -(targets * log_p).sum(-1).mean()
 
 
-def label_smoothing_loss(eps: float, num_classes: int):
-    """A ``loss_fn(logits, targets)`` for ``regviz.fit``: labels (N,) are smoothed with ``eps``, soft (N, K) targets
-    (e.g. from mixup) are used as given. ``fit`` reports this same loss for train and validation."""
-    _check_eps(eps, num_classes)
-
-    def loss_fn(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if targets.ndim == 1:
-            targets = smooth_targets(targets, num_classes, eps)
-        return soft_target_cross_entropy(logits, targets)
-
-    loss_fn.__name__ = f"label_smoothing_loss_eps{eps:g}"
-    return loss_fn
-
-
 def z_loss(logits: torch.Tensor) -> torch.Tensor:
     """Mean over tokens of ``logsumexp(logits)**2``: pulls the softmax normaliser log Z towards 0.
 

@@ -42,7 +42,7 @@ _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalRe
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Two optimiser parameter groups: weights decayed by ``weight_decay``; biases and norm parameters at 0.
 
-    Pass the result as ``params=`` to ``fit`` or straight to a ``torch.optim`` optimiser.
+    ``fit(..., decay="weights")`` builds these groups; they also go straight to a ``torch.optim`` optimiser.
     """
     if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
         raise ValueError(f"weight_decay={weight_decay!r} must be a number >= 0")
@@ -107,27 +107,3 @@ def prox_l1_(model: nn.Module, *, lr: float, l1: float, weights_only: bool = Tru
             raise ValueError(f"{what}={v!r} must be a number >= 0")
     for p in _penalised(model, weights_only):
         p.copy_(soft_threshold(p, lr * l1))
-
-
-class ProximalSGD(torch.optim.SGD):
-    """Plain SGD on the data loss followed by the L1 proximal step (ISTA when ``momentum=0``).
-
-    Weights (``ndim >= 2``) of every group are soft-thresholded by ``lr * l1`` after each step; biases are not.
-    Use with ``fit(..., optimizer=lambda params, lr, weight_decay: ProximalSGD(params, lr=lr, l1=...))``.
-    """
-
-    def __init__(self, params, lr: float, l1: float, momentum: float = 0.0):
-        if not (isinstance(l1, (int, float)) and l1 >= 0):
-            raise ValueError(f"l1={l1!r} must be a number >= 0")
-        super().__init__(params, lr=lr, momentum=momentum)
-        self.l1 = float(l1)
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = super().step(closure)
-        for group in self.param_groups:
-            t = group["lr"] * self.l1
-            for p in group["params"]:
-                if p.ndim >= 2:
-                    p.copy_(soft_threshold(p, t))
-        return loss

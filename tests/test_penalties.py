@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from regviz.metrics import sparsity
-from regviz.penalties import (ProximalSGD, decay_groups, elastic_net_penalty, l1_penalty, l2_penalty, prox_l1_,
+from regviz.penalties import (decay_groups, elastic_net_penalty, l1_penalty, l2_penalty, prox_l1_,
                               soft_threshold)
 
 
@@ -93,16 +93,16 @@ class TestDecayGroups:
         assert len(g[1]["params"]) == 4 and g[1]["weight_decay"] == 0.0
 
 
-class TestProximalSGD:
-    """ProximalSGD is SGD followed by soft_threshold(lr * l1) of the weights."""
+class TestProximalStep:
+    """fit's proximal L1 step is an SGD step followed by soft_threshold(lr * l1) of the weights."""
 
     def test_step_equals_sgd_then_softshrink(self):
         a, b = _mlp(), _mlp()
         X, y = torch.randn(16, 6), torch.arange(16) % 3
-        oa = ProximalSGD(a.parameters(), lr=0.1, l1=0.5)
-        ob = torch.optim.SGD(b.parameters(), lr=0.1)
-        for m, o in ((a, oa), (b, ob)):
+        for m in (a, b):
+            o = torch.optim.SGD(m.parameters(), lr=0.1)
             o.zero_grad(); F.cross_entropy(m(X), y).backward(); o.step()
+        prox_l1_(a, lr=0.1, l1=0.5)
         for pa, pb in zip(a.parameters(), b.parameters()):
             torch.testing.assert_close(pa, F.softshrink(pb, 0.05) if pb.ndim >= 2 else pb)
         assert sparsity(a) > 0.1 and sparsity(b) == 0
