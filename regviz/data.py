@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from .device import resolve_device
+from .validate import check_choice, check_int, check_number, check_probability
 
 TOY_2D = ("moons", "circles", "spirals", "xor")
 DATASETS = ("digits", "mnist1d", *TOY_2D, "fashion_mnist", "cifar10")
@@ -196,12 +197,9 @@ def load_dataset(
     Returns:
         A ``Dataset``.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
-    if not (isinstance(label_noise, (int, float)) and 0.0 <= label_noise < 1.0):
-        raise ValueError(f"label_noise={label_noise!r} must be in [0, 1)")
-    if not (isinstance(noise, (int, float)) and noise >= 0):
-        raise ValueError(f"noise={noise!r} must be >= 0")
+    check_choice("name", name, DATASETS)
+    check_probability("label_noise", label_noise)
+    check_number("noise", noise)
     dev = resolve_device(device)
     split = torch.Generator().manual_seed(12345)  # fixed split: every seed sees the same validation set
     g = torch.Generator().manual_seed(seed)
@@ -209,9 +207,8 @@ def load_dataset(
     if name in TOY_2D:
         n_tr = 200 if n_train is None else n_train
         n_va = 1000 if n_val is None else n_val
-        for what, v in (("n_train", n_tr), ("n_val", n_va)):
-            if not (isinstance(v, int) and v >= 1):
-                raise ValueError(f"{what}={v!r} must be an int >= 1")
+        check_int("n_train", n_tr)
+        check_int("n_val", n_va)
         X_pool, y_pool = _toy_2d(name, n_tr, noise, g)
         X_va, y_va = _toy_2d(name, n_va, noise, split)
         X_tr, y_tr = X_pool, y_pool

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .device import seeded
-from .validate import check_int
+from .validate import check_int, check_probability
 
 
 @contextmanager
@@ -31,8 +31,7 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 def _check_p(p) -> None:
     if isinstance(p, torch.Tensor):
         return  # one value per model inside a stacked sweep; checked where it was built
-    if not (isinstance(p, (int, float)) and not isinstance(p, bool) and 0.0 <= p < 1.0):
-        raise ValueError(f"p={p!r} must be a float in [0, 1)")
+    check_probability("p", p)
 
 
 def dropout(x: torch.Tensor, p: float | torch.Tensor, training: bool = True,

@@ -16,7 +16,7 @@ from .data import Dataset
 from .history import History
 from .layers import eval_mode
 from .train import evaluate, fit
-from .validate import check_choice
+from .validate import check_choice, check_number, check_probability
 
 
 class Block(nn.Module):
@@ -62,8 +62,7 @@ class TinyLM(nn.Module):
                  tie_weights: bool = False, qk_norm: bool = False):
         super().__init__()
         for name, p in (("p_embd", p_embd), ("p_attn", p_attn), ("p_resid", p_resid)):
-            if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
-                raise ValueError(f"{name}={p!r} must be a float in [0, 1)")
+            check_probability(name, p)
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
         self.block_size = block_size
@@ -197,8 +196,8 @@ def fit_lm(model: nn.Module, data: Dataset, *, epochs: int = 10, lr: float = 3e-
 def generate(model: TinyLM, vocab: list[str], prompt: str, *, num_chars: int = 80, temperature: float = 1.0,
              seed: int = 0) -> str:
     """Sample ``num_chars`` characters after ``prompt`` (characters not in ``vocab`` are dropped)."""
-    if temperature <= 0:
-        raise ValueError(f"temperature={temperature!r} must be > 0")
+    if check_number("temperature", temperature) == 0:
+        raise ValueError("temperature=0 divides by zero; use a number > 0 (small = greedy)")
     lookup = {c: i for i, c in enumerate(vocab)}
     dev = next(model.parameters()).device
     ids = torch.tensor([[lookup[c] for c in prompt if c in lookup] or [0]], device=dev)

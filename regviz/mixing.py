@@ -11,6 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .validate import check_choice
+
 
 def _check(X: torch.Tensor, y: torch.Tensor, alpha: float, num_classes: int, image: bool) -> None:
     if not (isinstance(alpha, (int, float)) and alpha > 0):
@@ -112,8 +114,7 @@ def mixing_transform(method: str, alpha: float, num_classes: int):
 
     ``fit``'s cross-entropy takes the soft targets it returns; ``fit`` records ``transform.config``.
     """
-    if method not in ("mixup", "cutmix", "either"):
-        raise ValueError(f"method={method!r}; allowed: 'mixup', 'cutmix', 'either'")
+    check_choice("method", method, ("mixup", "cutmix", "either"))
     if not (isinstance(alpha, (int, float)) and alpha > 0):
         raise ValueError(f"alpha={alpha!r} must be a number > 0")
 

@@ -44,8 +44,7 @@ def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
     ``fit(..., decay="weights")`` builds these groups; they also go straight to a ``torch.optim`` optimiser.
     """
-    if not (isinstance(weight_decay, (int, float)) and weight_decay >= 0):
-        raise ValueError(f"weight_decay={weight_decay!r} must be a number >= 0")
+    check_number("weight_decay", weight_decay)
     no_decay_ids = set()
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
@@ -90,8 +89,7 @@ def soft_threshold(w: torch.Tensor, threshold: float) -> torch.Tensor:
     Returns:
         A new tensor shaped like ``w``.
     """
-    if not (isinstance(threshold, (int, float)) and threshold >= 0):
-        raise ValueError(f"threshold={threshold!r} must be a number >= 0")
+    check_number("threshold", threshold)
     return torch.sign(w) * torch.clamp(w.abs() - threshold, min=0.0)
 
 
@@ -102,8 +100,7 @@ def prox_l1_(model: nn.Module, *, lr: float, l1: float, weights_only: bool = Tru
     With plain SGD this is ISTA (proximal gradient descent on ``loss + l1 * sum|w|``): weights whose magnitude
     falls below ``lr * l1`` land on exactly 0 instead of oscillating around it as a subgradient step does.
     """
-    for what, v in (("lr", lr), ("l1", l1)):
-        if not (isinstance(v, (int, float)) and v >= 0):
-            raise ValueError(f"{what}={v!r} must be a number >= 0")
+    check_number("lr", lr)
+    check_number("l1", l1)
     for p in _penalised(model, weights_only):
         p.copy_(soft_threshold(p, lr * l1))

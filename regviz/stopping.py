@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from .validate import check_int, check_number
+
 
 class EarlyStopping:
     """Stop when the validation loss has not improved by more than ``min_delta`` for ``patience`` epochs.
@@ -17,10 +19,8 @@ class EarlyStopping:
     """
 
     def __init__(self, patience: int = 5, min_delta: float = 0.0, restore_best: bool = True):
-        if not (isinstance(patience, int) and not isinstance(patience, bool) and patience >= 1):
-            raise ValueError(f"patience={patience!r} must be an int >= 1")
-        if not (isinstance(min_delta, (int, float)) and min_delta >= 0):
-            raise ValueError(f"min_delta={min_delta!r} must be >= 0")
+        check_int("patience", patience)
+        check_number("min_delta", min_delta)
         self.patience, self.min_delta, self.restore_best = patience, float(min_delta), restore_best
         self.reset()
 
