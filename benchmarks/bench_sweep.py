@@ -1,6 +1,6 @@
-"""(b) regviz.sweep (K settings as one vmapped model) vs K sequential regviz.fit calls.
+"""(b) regviz.sweep (K settings as one stacked model) vs K sequential regviz.fit calls.
 
-Run: .venv/bin/python benchmarks/bench_sweep.py   (target >= 3x throughput for K=8 on 2 CPU cores)
+Run: .venv/bin/python benchmarks/bench_sweep.py [epochs]   (K=8, 100 epochs; target >= 2x, goal 3x, on 2 CPU cores)
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from _common import table, timeit  # noqa: E402
 
 import regviz  # noqa: E402
 
-EPOCHS = 10
+EPOCHS = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 VALUES = [0.0, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0]
 
 

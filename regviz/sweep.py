@@ -66,7 +66,7 @@ class StackedMLP(nn.Module):
         for i, (W, b) in enumerate(zip(self.weights, self.biases)):
             x = torch.baddbmm(b, x, W)  # (K, B, out)
             if i < last:
-                x = x.relu()
+                x = x.relu_()  # in place: baddbmm's backward needs its inputs, not its output
                 if drop:
                     x = dropout(x, self.p, True)  # model k drops with its own p
         return x
