@@ -50,6 +50,11 @@ def _rescale(ax, *, x: bool = True, y: bool = True) -> None:
     """Fit the view to the artists' current data (after ``set_data``)."""
     ax.relim()
     ax.autoscale_view(scalex=x, scaley=y)
+    for axis, on in (("x", x), ("y", y)):  # one point (or a flat line): widen, or the transform divides by 0
+        lo, hi = getattr(ax, f"get_{axis}lim")()
+        if on and abs(hi - lo) <= 1e-9 * max(abs(lo), abs(hi), 1e-12):
+            log = getattr(ax, f"get_{axis}scale")() == "log"
+            getattr(ax, f"set_{axis}lim")((lo / 3, hi * 3) if log else (lo - 0.5 - abs(lo) * 0.1, hi + 0.5 + abs(hi) * 0.1))
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

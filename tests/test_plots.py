@@ -67,3 +67,21 @@ class TestPlots:
         assert len(ax.collections) >= 2
         with pytest.raises(ValueError, match="2-D"):
             plot_decision_boundary(MLP(3, 2), torch.randn(5, 3), y[:5])
+
+
+class TestRescale:
+    """A view updated with a single point still gets a drawable (non-empty) range."""
+
+    @pytest.mark.parametrize("scale", ["linear", "log"])
+    def test_single_point(self, scale):
+        from matplotlib.figure import Figure
+        from regviz.plots import _rescale
+        ax = Figure().subplots()
+        line, = ax.plot([], [], "o")
+        now = ax.axvline(1.0, color="k")  # the "current setting" marker a panel view moves
+        ax.set_xscale(scale)
+        line.set_data([1e-3], [0.5])
+        now.set_xdata([1e-3, 1e-3])
+        _rescale(ax)
+        lo, hi = ax.get_xlim()
+        assert lo < 1e-3 < hi and hi - lo > 1e-4
