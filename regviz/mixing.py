@@ -11,6 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .device import seeded
 from .validate import check_choice
 
 
@@ -36,8 +37,7 @@ def sample_lambda(alpha: float, generator: torch.Generator | None = None) -> flo
     if generator is None:
         return float(dist.sample(()))
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):  # a private stream: the caller's global generator is left as it was
         return float(dist.sample(()))
 
 

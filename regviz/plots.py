@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -49,7 +50,9 @@ def panel_axes(fig: Figure, ncols: int, *, width_ratios: Sequence[float] | None 
 def _rescale(ax, *, x: bool = True, y: bool = True) -> None:
     """Fit the view to the artists' current data (after ``set_data``)."""
     ax.relim()
-    ax.autoscale_view(scalex=x, scaley=y)
+    with warnings.catch_warnings():  # "identical low and high xlims": widened just below
+        warnings.simplefilter("ignore", UserWarning)
+        ax.autoscale_view(scalex=x, scaley=y)
     for axis, on in (("x", x), ("y", y)):  # one point (or a flat line): widen, or the transform divides by 0
         lo, hi = getattr(ax, f"get_{axis}lim")()
         if on and abs(hi - lo) <= 1e-9 * max(abs(lo), abs(hi), 1e-12):
