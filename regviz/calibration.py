@@ -25,32 +25,30 @@ def predict_logits(model: nn.Module, X: torch.Tensor, batch_size: int = 8192) ->
 
 
 class CalibrationRecorder:
-    """An ``on_epoch_end`` hook for ``regviz.fit``: keeps the validation logits of every epoch and logs
-    plain (unsmoothed) NLL, ECE, mean top-1 confidence and mean logit norm into ``hist.extra``.
+    """A ``metrics`` hook for ``regviz.fit``: from the validation logits ``fit`` has just computed, logs plain
+    (unsmoothed) NLL, ECE, mean top-1 confidence and mean logit norm, and keeps each epoch's logits.
 
     Args:
-        X, y: the set to score, (N, ...) and (N,) (usually the validation set, on the model's device).
         n_bins: ECE bins.
-        keep_logits: store each epoch's logits (on the CPU) in ``self.logits``.
+        keep_logits: store each epoch's validation logits (on the CPU) in ``self.logits``.
 
     After ``fit``: ``hist.extra["val_nll" | "val_ece" | "val_conf" | "logit_norm"]`` are per-epoch lists and
     ``self.logits`` is a list of (N, K) tensors, one per epoch.
     """
 
-    def __init__(self, X: torch.Tensor, y: torch.Tensor, *, n_bins: int = 15, keep_logits: bool = True):
-        self.X, self.y, self.n_bins, self.keep_logits = X, y, n_bins, keep_logits
+    def __init__(self, *, n_bins: int = 15, keep_logits: bool = True):
+        self.n_bins, self.keep_logits = n_bins, keep_logits
         self.logits: list[torch.Tensor] = []
 
-    def __call__(self, epoch: int, model: nn.Module, hist) -> None:
-        logits = predict_logits(model, self.X)  # (N, K)
-        probs = logits.softmax(-1)
-        for key, value in (("val_nll", negative_log_likelihood(probs, self.y)),
-                           ("val_ece", expected_calibration_error(probs, self.y, self.n_bins)),
-                           ("val_conf", float(probs.max(-1).values.mean())),
-                           ("logit_norm", float(logits.norm(dim=-1).mean()))):
-            hist.extra.setdefault(key, []).append(value)
+    def __call__(self, model: nn.Module, data: Dataset, logits: dict[str, torch.Tensor]) -> dict[str, float]:
+        val, y = logits["val"], data.y_val  # (N, K), (N,)
+        probs = val.softmax(-1)
         if self.keep_logits:
-            self.logits.append(logits.detach().cpu())
+            self.logits.append(val.detach().cpu())
+        return {"val_nll": negative_log_likelihood(probs, y),
+                "val_ece": expected_calibration_error(probs, y, self.n_bins),
+                "val_conf": float(probs.max(-1).values.mean()),
+                "logit_norm": float(val.norm(dim=-1).mean())}
 
 
 def fit_recording(model: nn.Module, data: Dataset, *, eps: float = 0.0, device=None,
@@ -59,7 +57,7 @@ def fit_recording(model: nn.Module, data: Dataset, *, eps: float = 0.0, device=N
     ``CalibrationRecorder`` on the validation set.
 
     Args:
-        model, data, device, fit_kwargs: as in ``fit`` (``on_epoch_end`` is set here).
+        model, data, device, fit_kwargs: as in ``fit`` (``metrics`` is set here).
         eps: ``fit``'s ``label_smoothing`` (training only: train/val loss and ``hist.extra["val_nll"]`` are
             plain cross-entropy).
 
@@ -68,8 +66,8 @@ def fit_recording(model: nn.Module, data: Dataset, *, eps: float = 0.0, device=N
     """
     dev = resolve_device(device)
     data = data.to(dev)
-    rec = CalibrationRecorder(data.X_val, data.y_val)
-    hist = fit(model, data, device=dev, label_smoothing=eps, on_epoch_end=rec, **fit_kwargs)
+    rec = CalibrationRecorder()
+    hist = fit(model, data, device=dev, label_smoothing=eps, metrics=[rec], **fit_kwargs)
     return hist, rec.logits
 
 

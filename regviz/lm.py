@@ -15,7 +15,7 @@ from torch import nn
 from .data import Dataset
 from .history import History
 from .layers import eval_mode
-from .train import evaluate, fit
+from .train import fit, loss_and_accuracy, predict
 from .validate import check_choice, check_number, check_probability
 
 
@@ -115,25 +115,23 @@ class TinyLM(nn.Module):
         return top
 
 
-def log_z_stats(model: nn.Module, X: torch.Tensor, *, batch_size: int = 256,
-                autocast_dtype: torch.dtype | None = None) -> tuple[float, float]:
-    """Mean and largest |log Z| (log Z = logsumexp of a position's logits) of ``model`` on inputs X (N, T)."""
+def log_z_stats(logits: torch.Tensor, *, batch_size: int = 256) -> tuple[float, float]:
+    """Mean and largest |log Z| (log Z = logsumexp over the last dimension) of stored logits (N, T, V); sums are
+    taken ``batch_size`` blocks at a time."""
     total, top = 0.0, 0.0
-    with eval_mode(model), torch.no_grad():
-        for i in range(0, len(X), batch_size):
-            with torch.autocast(X.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                logits = model(X[i:i + batch_size])
-            log_z = torch.logsumexp(logits.float(), -1)  # (B, T)
-            total += float(log_z.sum())
-            top = max(top, float(log_z.abs().max()))
-    return total / X.numel(), top
+    for i in range(0, len(logits), batch_size):
+        log_z = torch.logsumexp(logits[i:i + batch_size].float(), -1)  # (B, T)
+        total += float(log_z.sum())
+        top = max(top, float(log_z.abs().max()))
+    return total / logits[..., 0].numel(), top
 
 
-def lm_metrics(model: nn.Module, data: Dataset) -> dict[str, float]:
-    """``fit``'s per-epoch extras for a language model: validation mean log Z and max |log Z|, training mean
-    log Z, and (for models with ``max_attention_logit``) the largest attention logit on 32 validation blocks."""
-    val_z, val_max = log_z_stats(model, data.X_val)
-    out = {"log_z": val_z, "abs_log_z_max": val_max, "train_log_z": log_z_stats(model, data.X_train)[0]}
+def lm_metrics(model: nn.Module, data: Dataset, logits: dict[str, torch.Tensor]) -> dict[str, float]:
+    """``fit``'s per-epoch extras for a language model, from the evaluation logits: validation mean log Z and
+    max |log Z|, training mean log Z, and (for models with ``max_attention_logit``) the largest attention logit
+    on 32 validation blocks."""
+    val_z, val_max = log_z_stats(logits["val"])
+    out = {"log_z": val_z, "abs_log_z_max": val_max, "train_log_z": log_z_stats(logits["train"])[0]}
     probe = getattr(model, "max_attention_logit", None)
     if probe is not None:
         out["attn_logit_max"] = probe(data.X_val[:32])
@@ -149,8 +147,9 @@ def evaluate_lm(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> dict[str,
     Returns:
         ``{"loss", "acc", "log_z", "abs_log_z_max"}``.
     """
-    loss, acc = evaluate(model, X, y, batch_size=256)
-    log_z, top = log_z_stats(model, X)
+    logits = predict(model, X, batch_size=256)
+    loss, acc = loss_and_accuracy(logits, y, batch_size=256)
+    log_z, top = log_z_stats(logits)
     return {"loss": loss, "acc": acc, "log_z": log_z, "abs_log_z_max": top}
 
 

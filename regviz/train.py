@@ -27,7 +27,7 @@ from .validate import check_choice, check_int, check_number
 OPTIMIZERS = ("adamw", "adam", "sgd")
 DECAY = ("all", "weights")
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Metric = Callable[[nn.Module, Dataset], Mapping[str, float]]
+Metric = Callable[[nn.Module, Dataset, Mapping[str, torch.Tensor]], Mapping[str, float]]
 
 
 def make_optimizer(name: str, params, *, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
@@ -66,6 +66,48 @@ def _shared(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def predict(model: nn.Module, X: torch.Tensor, *, batch_size: int = 8192,
+            autocast_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Logits of ``model`` on X in eval mode (dropout off), without gradients, in float32; modes restored.
+
+    Returns:
+        (N, C), (N, T, V) for a language model, or (K, N, C) for a stacked model.
+    """
+    K = _stacked(model)
+    out = []
+    with eval_mode(model):
+        for i in range(0, len(X), batch_size):
+            with torch.autocast(X.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                out.append(model(_shared(model, X[i:i + batch_size])).float())
+    return torch.cat(out, dim=1 if K else 0)
+
+
+def loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn | None = None,
+                      batch_size: int = 8192, stacked: bool = False):
+    """Mean loss and accuracy of stored ``logits`` against labels ``y`` (every position of a sequence counts).
+
+    Sums are taken ``batch_size`` examples at a time in float64, so the result does not depend on N's size.
+    """
+    K = logits.shape[0] if stacked else None
+    loss = torch.zeros(K or 1, dtype=torch.float64, device=logits.device)
+    correct = torch.zeros(K or 1, dtype=torch.float64, device=logits.device)
+    for i in range(0, len(y), batch_size):
+        yb = y[i:i + batch_size]  # (B,) or (B, T)
+        lb = logits[:, i:i + batch_size] if K else logits[i:i + batch_size]
+        if K:
+            yb = yb.expand(K, *yb.shape)
+        flat = lb.reshape(K or 1, -1, lb.shape[-1])  # (K or 1, predictions, C)
+        target = yb.reshape(K or 1, -1)
+        if loss_fn is None:
+            loss += F.cross_entropy(flat.flatten(0, 1), target.flatten(), reduction="none").view(K or 1, -1).sum(1)
+        else:
+            loss += torch.stack([loss_fn(f, t) for f, t in zip(flat, target)]).double() * target.shape[1]
+        correct += (flat.argmax(-1) == target).sum(1)
+    n = y.numel()
+    out = (loss / n).tolist(), (correct / n).tolist()
+    return out if K else (out[0][0], out[1][0])
+
+
 def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn | None = None,
              batch_size: int = 8192, autocast_dtype: torch.dtype | None = None):
     """Mean loss and accuracy of ``model`` on (X, y), in eval mode (dropout off), without gradients.
@@ -78,27 +120,8 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, loss_fn: Los
     Returns:
         ``(loss, accuracy)`` as floats (lists of K floats for a stacked model); the model's modes are restored.
     """
-    K = _stacked(model)
-    loss = torch.zeros(K or 1, dtype=torch.float64, device=X.device)
-    correct = torch.zeros(K or 1, dtype=torch.float64, device=X.device)
-    with eval_mode(model):
-        for i in range(0, len(X), batch_size):
-            yb = y[i:i + batch_size]  # (B,) or (B, T)
-            with torch.autocast(X.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                logits = model(_shared(model, X[i:i + batch_size]))  # (B, C), (B, T, V) or stacked (K, B, C)
-            logits = logits.float()
-            if K:
-                yb = yb.expand(K, *yb.shape)
-            flat = logits.reshape(K or 1, -1, logits.shape[-1])  # (K or 1, predictions, C)
-            target = yb.reshape(K or 1, -1)
-            if loss_fn is None:
-                loss += F.cross_entropy(flat.flatten(0, 1), target.flatten(), reduction="none").view(K or 1, -1).sum(1)
-            else:
-                loss += torch.stack([loss_fn(f, t) for f, t in zip(flat, target)]).double() * target.shape[1]
-            correct += (flat.argmax(-1) == target).sum(1)
-    n = y.numel()
-    out = (loss / n).tolist(), (correct / n).tolist()
-    return out if K else (out[0][0], out[1][0])
+    logits = predict(model, X, batch_size=batch_size, autocast_dtype=autocast_dtype)
+    return loss_and_accuracy(logits, y, loss_fn=loss_fn, batch_size=batch_size, stacked=bool(_stacked(model)))
 
 
 def _train_loss(logits: torch.Tensor, targets: torch.Tensor, eps, K: int | None) -> torch.Tensor:
@@ -238,8 +261,9 @@ def fit(
             ``scheduler_interval="step"``); ``ReduceLROnPlateau`` is stepped with the validation loss.
         grad_clip: max global gradient norm (None = no clipping).
         early_stopping: an ``EarlyStopping``; with ``restore_best`` the best epoch's weights are reloaded.
-        metrics: callables ``(model, eval_data) -> {name: float}`` run in eval mode after each epoch; the values
-            go to ``History.extra[name]``. ``eval_data`` holds the evaluation subsets below.
+        metrics: callables ``(model, eval_data, logits) -> {name: float}`` run in eval mode after each epoch; the
+            values go to ``History.extra[name]``. ``eval_data`` holds the evaluation subsets below and
+            ``logits = {"train": ..., "val": ...}`` the model's logits on them (already computed: no second pass).
         on_epoch_end: ``(epoch, model, history)`` called after each epoch's evaluation.
         n_eval_train, n_eval_val: examples used to measure the train / validation loss each epoch (None = all).
         eval_batch_size: examples per evaluation forward pass.
@@ -356,9 +380,11 @@ def fit(
                 if sched is not None and scheduler_interval == "step" and not plateau:
                     sched.step()
             # 4. measure train and validation in eval mode (dropout off), then any extra metrics
-            kw = dict(loss_fn=loss_fn, batch_size=eval_batch_size, autocast_dtype=autocast_dtype)
-            tl, ta = evaluate(model, ev.X_train, ev.y_train, **kw)
-            vl, va = evaluate(model, ev.X_val, ev.y_val, **kw)
+            logits = {"train": predict(model, ev.X_train, batch_size=eval_batch_size, autocast_dtype=autocast_dtype),
+                      "val": predict(model, ev.X_val, batch_size=eval_batch_size, autocast_dtype=autocast_dtype)}
+            kw = dict(loss_fn=loss_fn, batch_size=eval_batch_size, stacked=bool(K))
+            tl, ta = loss_and_accuracy(logits["train"], ev.y_train, **kw)
+            vl, va = loss_and_accuracy(logits["val"], ev.y_val, **kw)
             tl, ta, vl, va = ((v if K else [v]) for v in (tl, ta, vl, va))
             for k, h in enumerate(hists):
                 if alive[k]:
@@ -368,7 +394,7 @@ def fit(
             if metrics:
                 with eval_mode(model), torch.no_grad():
                     for metric in metrics:
-                        for name, value in metric(model, ev).items():
+                        for name, value in metric(model, ev, logits).items():
                             h.extra.setdefault(name, []).append(float(value))
             if on_epoch_end is not None:
                 on_epoch_end(epoch, model, h)

@@ -123,14 +123,14 @@ class TestFit:
         """Extra metrics land in History.extra each epoch, in eval mode; the caller's global RNG is untouched."""
         seen = []
 
-        def metric(model, data):
+        def metric(model, data, logits):
             seen.append(model.training)
-            return {"n_val": len(data.y_val)}
+            return {"n_val": len(data.y_val), "same_logits": float(torch.equal(logits["val"], model(data.X_val)))}
         model = _model(p=0.5)
         torch.manual_seed(5)
         state = torch.get_rng_state()
         h = fit(model, digits, epochs=2, progress=False, device="cpu", metrics=[metric], n_eval_val=50)
-        assert h.extra["n_val"] == [50, 50] and seen == [False, False]
+        assert h.extra["n_val"] == [50, 50] and seen == [False, False] and h.extra["same_logits"] == [1.0, 1.0]
         assert torch.equal(torch.get_rng_state(), state)
 
     def test_list_knob_needs_stacked_model(self, digits):

@@ -15,9 +15,10 @@ def panel(*, fast: bool = False, device=None, seed: int = 0) -> SliderPanel:
         return with_reference(z_loss_coef=z_loss_coef, p=p, fast=fast, device=device, seed=seed)
 
     def precompute():
-        # the whole z-loss axis at the default p: the slider the chapter is about redraws from the cache
-        for z in Z_COEFS:
-            yield {"z_loss_coef": z, "p": 0.1}, run(z, 0.1)
+        # the whole z-loss axis at the default p: the slider the chapter is about redraws from the cache;
+        # then the z-loss-0 reference of every other p, so a fresh setting trains one run, not two
+        for z, p in [(z, 0.1) for z in Z_COEFS] + [(0.0, p) for p in PS if p != 0.1]:
+            yield {"z_loss_coef": z, "p": p}, run(z, p)
 
     controls = {"z_loss_coef": log_slider("z-loss coefficient", Z_COEFS, 1e-2),
                 "p": choice_slider("dropout p (all sites)", PS, 0.1)}
