@@ -6,6 +6,7 @@ see ``regviz.sweep``): then every per-model knob may be a list of K values and i
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -59,6 +60,11 @@ def _stacked(model: nn.Module) -> int | None:
     return getattr(model, "num_models", None)
 
 
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    """``torch.autocast`` to ``dtype``, or no context at all (entering a disabled autocast costs per step)."""
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
 def _shared(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
     """The model's input for a batch every model sees: X itself, or X expanded (no copy) to (K, B, ...)."""
     K = _stacked(model)
@@ -77,7 +83,7 @@ def predict(model: nn.Module, X: torch.Tensor, *, batch_size: int = 8192,
     out = []
     with eval_mode(model):
         for i in range(0, len(X), batch_size):
-            with torch.autocast(X.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            with _autocast(X.device, autocast_dtype):
                 out.append(model(_shared(model, X[i:i + batch_size])).float())
     return torch.cat(out, dim=1 if K else 0)
 
@@ -352,14 +358,14 @@ def fit(
             model.train()
             for h in hists:
                 h.lr.append(opt.param_groups[0]["lr"] if not K else h.config["lr"])
-            perm = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)  # (K or 1, n)
-            perm = perm if K else perm[0]
+            perm = (torch.stack([torch.randperm(n, generator=g) for g in gens]) if K  # (K, n) or (n,)
+                    else torch.randperm(n, generator=gens[0])).to(dev)
             for i in range(0, n, batch_size):
                 idx = perm[..., i:i + batch_size]  # (B,) or (K, B)
                 Xb, tb = X[idx], y[idx]
                 if batch_transform is not None:
                     Xb, tb = batch_transform(Xb, tb, gens[0])
-                with torch.autocast(dev.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                with _autocast(dev, autocast_dtype):
                     logits = model(Xb)
                 logits = logits.float() if autocast_dtype is not None else logits
                 loss = loss_fn(logits, tb) if loss_fn is not None else _train_loss(logits, tb, epss if K else epss[0], K)
