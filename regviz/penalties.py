@@ -40,7 +40,8 @@ _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalRe
 
 
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Two optimiser parameter groups: weights decayed by ``weight_decay``; biases and norm parameters at 0.
+    """Two named optimiser parameter groups: ``"decay"`` (weights, decayed by ``weight_decay``) and ``"no_decay"``
+    (biases and norm parameters, at 0).
 
     ``fit(..., decay="weights")`` builds these groups; they also go straight to a ``torch.optim`` optimiser.
     """
@@ -56,7 +57,8 @@ def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
             continue
         seen.add(id(p))
         (no_decay if id(p) in no_decay_ids else decay).append(p)
-    return [{"params": decay, "weight_decay": float(weight_decay)}, {"params": no_decay, "weight_decay": 0.0}]
+    return [{"name": "decay", "params": decay, "weight_decay": float(weight_decay)},
+            {"name": "no_decay", "params": no_decay, "weight_decay": 0.0}]
 
 
 # ---------------------------------------------------------------- elastic net and the proximal L1 step

@@ -91,6 +91,9 @@ class TestDecayGroups:
         g = decay_groups(m, 0.1)
         assert {id(p) for p in g[0]["params"]} == {id(m[0].weight), id(m[3].weight)}
         assert len(g[1]["params"]) == 4 and g[1]["weight_decay"] == 0.0
+        assert [x["name"] for x in g] == ["decay", "no_decay"]
+        opt = torch.optim.AdamW(g, lr=1e-3, fused=True)  # named groups go straight to a torch optimiser
+        assert [x["name"] for x in opt.param_groups] == ["decay", "no_decay"]
 
 
 class TestProximalStep:
