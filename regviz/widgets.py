@@ -7,6 +7,7 @@ into a message in the panel instead of a traceback.
 from __future__ import annotations
 
 import base64
+import gc
 import html
 import io
 import itertools
@@ -124,6 +125,9 @@ class SliderPanel:
                 self._show_error(exc)
                 self.precompute_seconds = time.perf_counter() - t
         self.update()
+        # one full garbage collection now, while the panel opens: training leaves many objects behind, and a
+        # full collection that falls on a later slider move adds about 0.25 s to that one redraw
+        gc.collect()
 
     # -- state
     @property
