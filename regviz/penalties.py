@@ -80,18 +80,23 @@ def elastic_net_penalty(model: nn.Module, *, l1_ratio: float = 0.5, weights_only
         (1 - l1_ratio) * l2_penalty(model, weights_only=weights_only)
 
 
-def soft_threshold(w: torch.Tensor, threshold: float) -> torch.Tensor:
+def soft_threshold(w: torch.Tensor, threshold: float | torch.Tensor) -> torch.Tensor:
     """The proximal operator of ``threshold * |w|``: ``sign(w) * max(|w| - threshold, 0)``.
 
     Entries with ``|w| <= threshold`` become exactly 0 (same as ``torch.nn.functional.softshrink``).
 
     Args:
-        w: any shape.  threshold: >= 0.
+        w: any shape.  threshold: >= 0, or a tensor of thresholds broadcastable to ``w`` (e.g. (K, 1, 1): one per
+            model of a stacked sweep).
 
     Returns:
         A new tensor shaped like ``w``.
     """
-    check_number("threshold", threshold)
+    if isinstance(threshold, torch.Tensor):
+        if bool((threshold < 0).any()):
+            raise ValueError(f"threshold has negative entries {threshold.flatten().tolist()}; thresholds must be >= 0")
+    else:
+        check_number("threshold", threshold)
     return torch.sign(w) * torch.clamp(w.abs() - threshold, min=0.0)
 
 

@@ -16,6 +16,7 @@ from .data import Dataset
 from .device import resolve_device, seeded
 from .history import History
 from .layers import Dropout, dropout
+from .penalties import soft_threshold
 from .train import OPTIMIZERS, check_model_fits_data, fit
 from .validate import check_choice, check_probability
 
@@ -76,11 +77,11 @@ class StackedMLP(nn.Module):
         return sum(W.abs().flatten(1).sum(1) for W in self.weights)
 
     @torch.no_grad()
-    def prox_l1_(self, *, lr: Sequence[float], l1: Sequence[float]) -> None:
-        """Soft-threshold model k's weights by ``lr[k] * l1[k]`` (the proximal L1 step), in place."""
-        t = torch.tensor([a * b for a, b in zip(lr, l1)], device=self.p.device).view(-1, 1, 1)
+    def prox_l1_(self, threshold: torch.Tensor) -> None:
+        """The proximal L1 step, in place: soft-threshold model k's weights by ``threshold[k]`` ((K, 1, 1):
+        ``lr[k] * l1[k]``)."""
         for W in self.weights:
-            W.copy_(torch.sign(W) * torch.clamp(W.abs() - t, min=0.0))
+            W.copy_(soft_threshold(W, threshold))
 
     def make_optimizer(self, name: str, *, lr, weight_decay, decay: str, momentum: float, betas) -> "StackedOptimizer":
         decayed = list(self.weights) + ([] if decay == "weights" else list(self.biases))

@@ -134,16 +134,16 @@ def _train_loss(logits: torch.Tensor, targets: torch.Tensor, eps, K: int | None)
     """Cross-entropy of the training step, with label smoothing ``eps``: the one ``F.cross_entropy`` for everything.
 
     logits (B, C), (B, T, V), or stacked (K, B, C); targets: labels of the leading shape or soft targets shaped
-    like the logits. A stacked model gets one loss per model (K,), with its own eps, via smoothed soft targets.
+    like the logits. A stacked model gets one loss per model (K,), with its own eps (a (K, 1, 1) tensor, or None for
+    no smoothing), via smoothed soft targets.
     """
     if not K:
         soft = targets.shape == logits.shape
         return F.cross_entropy(logits.flatten(0, -2), targets.flatten(0, -2) if soft else targets.flatten(),
                                label_smoothing=eps)
     C = logits.shape[-1]
-    if any(e > 0 for e in eps):
-        e = torch.tensor(eps, dtype=logits.dtype, device=logits.device).view(K, 1, 1)
-        targets = (1 - e) * F.one_hot(targets, C).to(logits.dtype) + e / C  # (K, B, C), as label_smoothing does
+    if eps is not None:  # (K, 1, 1), built once per fit
+        targets = (1 - eps) * F.one_hot(targets, C).to(logits.dtype) + eps / C  # (K, B, C), as label_smoothing does
         per = F.cross_entropy(logits.flatten(0, 1), targets.flatten(0, 1), reduction="none")
     else:
         per = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
@@ -351,6 +351,11 @@ def fit(
         from tqdm.auto import tqdm
         bar = tqdm(total=epochs, desc=f"fit x{K}" if K else "fit", unit="epoch", leave=False)
     alive = [True] * (K or 1)
+    # per-model knob vectors of a stacked model, on the device once (not rebuilt every step)
+    col = lambda v: torch.tensor(v, dtype=torch.float32, device=dev).view(K, 1, 1)  # noqa: E731
+    eps_arg = (col(epss) if any(epss) else None) if K else epss[0]
+    l1_arg = col(l1s).view(K) if K else l1s[0]
+    prox_arg = col([a * b for a, b in zip(lrs, l1s)]) if K else None  # stacked: no scheduler, so lr is fixed
     start = time.perf_counter()
     with seeded(seeds[0], dev):  # dropout masks and anything else drawn from the global generator
         for epoch in range(1, epochs + 1):
@@ -368,11 +373,11 @@ def fit(
                 with _autocast(dev, autocast_dtype):
                     logits = model(Xb)
                 logits = logits.float() if autocast_dtype is not None else logits
-                loss = loss_fn(logits, tb) if loss_fn is not None else _train_loss(logits, tb, epss if K else epss[0], K)
+                loss = loss_fn(logits, tb) if loss_fn is not None else _train_loss(logits, tb, eps_arg, K)
                 if z_loss > 0:
                     loss = loss + z_loss * z_loss_term(logits)
                 if any(l1s) and not l1_proximal:
-                    loss = loss + (torch.tensor(l1s, device=dev) * model.l1_norms() if K else l1s[0] * l1_penalty(model))
+                    loss = loss + l1_arg * (model.l1_norms() if K else l1_penalty(model))
                 opt.zero_grad(set_to_none=True)
                 loss.sum().backward() if K else loss.backward()  # stacked: d(sum)/d(model k) = d(loss_k)/d(model k)
                 if grad_clip is not None:
@@ -380,7 +385,7 @@ def fit(
                 opt.step()
                 if l1_proximal and any(l1s):
                     if K:
-                        model.prox_l1_(lr=lrs, l1=l1s)
+                        model.prox_l1_(prox_arg)
                     else:
                         prox_l1_(model, lr=opt.param_groups[0]["lr"], l1=l1s[0])
                 if sched is not None and scheduler_interval == "step" and not plateau:

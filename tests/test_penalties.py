@@ -68,6 +68,16 @@ class TestSoftThreshold:
     def test_negative_threshold(self):
         with pytest.raises(ValueError, match="threshold"):
             soft_threshold(torch.zeros(3), -1.0)
+        with pytest.raises(ValueError, match="negative"):
+            soft_threshold(torch.zeros(2, 3), torch.tensor([[0.1], [-0.1]]))
+
+    def test_one_threshold_per_row(self):
+        """A (K, 1) threshold soft-thresholds row k by its own value (a stacked sweep's per-model step)."""
+        w = torch.randn(3, 50, generator=torch.Generator().manual_seed(1))
+        t = torch.tensor([[0.0], [0.2], [0.5]])
+        out = soft_threshold(w, t)
+        for k in range(3):
+            torch.testing.assert_close(out[k], F.softshrink(w[k], float(t[k])))
 
 
 class TestSparsity:
