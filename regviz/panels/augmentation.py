@@ -16,8 +16,10 @@ def panel(*, fast: bool = False, device=None, seed: int = 0) -> SliderPanel:
 
     def precompute():
         for a in ALPHAS:
-            yield {"method": "mixup", "alpha": a}, run("mixup", a)
-        yield {"method": "cutmix", "alpha": 0.0}, run("cutmix", 0.0)  # alpha = 0: the plain run again
+            res = run("mixup", a)
+            yield {"method": "mixup", "alpha": a}, res
+            if a == 0:  # no mixing: the same plain run (and the same originals) under either method
+                yield {"method": "cutmix", "alpha": 0.0}, res
 
     controls = {
         "method": choice_slider("method", METHODS, DEFAULT["method"]),
