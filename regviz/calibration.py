@@ -99,6 +99,22 @@ def fit_temperature(logits: torch.Tensor, y: torch.Tensor, *, max_iter: int = 10
     return float(log_t.detach().exp())
 
 
+def temperature_held_out(logits: torch.Tensor, y: torch.Tensor) -> dict:
+    """Temperature scaling judged fairly: fit T on the first half of (logits, y), apply it to the second half.
+
+    Args:
+        logits: (N, K) validation logits.  y: (N,) labels.
+
+    Returns:
+        ``{"T": float, "before": (M, K), "after": (M, K), "y": (M,)}``: the held-out half's probabilities without
+        and with T, and its labels (M = N - N // 2).
+    """
+    half = len(y) // 2
+    T = fit_temperature(logits[:half], y[:half])
+    held = logits[half:].detach().float()
+    return {"T": T, "before": held.softmax(-1), "after": (held / T).softmax(-1), "y": y[half:]}
+
+
 @torch.no_grad()
 def penultimate_features(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
     """What enters the model's last ``nn.Linear`` (the classifier), in eval mode: (N, D).

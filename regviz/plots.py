@@ -578,7 +578,7 @@ class CalibrationView(PanelView):
     """Chapter 04: NLL and ECE per epoch | reliability diagram at the chosen epoch | confidence histogram.
 
     The result holds ``hist``, per-epoch validation ``logits`` (E, N, K), labels ``y`` and, for the
-    ``calibrate="temperature"`` setting, ``temperature`` {epoch: T} fitted on the first half of validation.
+    ``calibrate="temperature"`` setting, ``temperature`` {epoch: ``calibration.temperature_held_out`` result}.
     """
 
     def __init__(self, n_bins: int = 15):
@@ -617,9 +617,8 @@ class CalibrationView(PanelView):
         self.now.set_xdata([epoch, epoch])
         _rescale(self.ax1)
         if settings.get("calibrate") == "temperature":
-            half = len(y) // 2  # T was fitted on one half of validation; judged on the other
-            T = result["temperature"][epoch]
-            probs, yy, what = (logits[half:] / T).softmax(-1), y[half:], f"temperature T={T:.2f} (held-out half)"
+            cal = result["temperature"][epoch]  # T fitted on one half of validation, judged on the other
+            probs, yy, what = cal["after"], cal["y"], f"temperature T={cal['T']:.2f} (held-out half)"
         else:
             probs, yy, what = logits.softmax(-1), y, "raw softmax"
         ece = expected_calibration_error(probs, yy, n_bins=self.n_bins)

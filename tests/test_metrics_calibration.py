@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from regviz.calibration import cluster_spread, fit_temperature, template_projection
+from regviz.calibration import cluster_spread, fit_temperature, temperature_held_out, template_projection
 from regviz.metrics import expected_calibration_error, negative_log_likelihood, reliability_data
 
 
@@ -77,6 +77,16 @@ class TestTemperature:
         y = torch.multinomial(logits.softmax(1), 1, generator=g).squeeze(1)
         T = fit_temperature(3.0 * logits, y)
         assert abs(T - 3.0) < 0.1
+
+    def test_held_out_half(self):
+        """temperature_held_out fits T on the first half only and rescales the second half with it."""
+        g = torch.Generator().manual_seed(5)
+        logits = 2 * torch.randn(2001, 4, generator=g)
+        y = torch.multinomial(logits.softmax(1), 1, generator=g).squeeze(1)
+        cal = temperature_held_out(3.0 * logits, y)
+        assert cal["T"] == fit_temperature(3.0 * logits[:1000], y[:1000])
+        torch.testing.assert_close(cal["after"], (3.0 * logits[1000:] / cal["T"]).softmax(-1))
+        assert torch.equal(cal["y"], y[1000:]) and abs(cal["T"] - 3.0) < 0.2
 
 
 class TestProjection:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ..calibration import fit_recording, fit_temperature
+from ..calibration import fit_recording, temperature_held_out
 from ..data import load_dataset
 from ..device import seeded
 from ..models import MLP
@@ -24,11 +24,12 @@ def train_setting(*, eps: float, label_noise: float, epochs: int = 30, marks=(),
     """One MNIST-1D MLP run (128 x 2, AdamW, batch 64) with smoothing ``eps``.
 
     Args:
-        marks: epochs at which to fit a temperature T on the first half of validation (judged on the other half).
+        marks: epochs at which to calibrate by temperature (``temperature_held_out``: T fitted on the first half of
+            validation, judged on the other half).
 
     Returns:
         ``{"hist": History, "logits": (epochs, N_val, K) validation logits per epoch, "y": (N_val,) labels,
-        "temperature": {epoch: T} for each epoch in marks}``.
+        "temperature": {epoch: temperature_held_out(...)} for each epoch in marks}``.
     """
     check_number("eps", eps, high=1.0, high_inclusive=False)
     data = load_dataset("mnist1d", n_train=n_train, label_noise=label_noise, seed=seed, device=device)
@@ -37,6 +38,5 @@ def train_setting(*, eps: float, label_noise: float, epochs: int = 30, marks=(),
         hist, logits = fit_recording(model, data, eps=eps, epochs=epochs, lr=lr, batch_size=64, seed=seed,
                                      device=device, progress=False)
     logits, y = torch.stack(logits), data.y_val.cpu()
-    half = len(y) // 2
-    temps = {e: fit_temperature(logits[e - 1][:half], y[:half]) for e in marks if 1 <= e <= len(logits)}
+    temps = {e: temperature_held_out(logits[e - 1], y) for e in marks if 1 <= e <= len(logits)}
     return {"hist": hist, "logits": logits, "y": y, "temperature": temps}
