@@ -12,6 +12,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from regviz.homework import find_exercises, grade, needed_cells, release, release_notebook, slice_notebook
 from regviz.homework.__main__ import main
+from regviz.homework.grade import grade_notebook
 from regviz.homework.release import CODE_STUB
 from regviz.homework.sandbox import bwrap_works
 
@@ -284,3 +285,18 @@ def test_reference_passes_student_copy_fails(path, tmp_path):
     assert by["reference"].total == len(find_exercises(nb)), by["reference"]
     assert by["student"].total == 0, by["student"]
     assert all("NotImplementedError" in m for m in by["student"].messages.values()), by["student"].messages
+
+
+def test_grades_beside_the_notebooks_stay_private(tmp_path):
+    """A grades CSV (or any loose file) next to the reference notebooks reaches neither a submission's folder nor
+    the released student copies; the chapter's data folders (results/) reach both."""
+    ref = make_chapter(tmp_path / "notebooks")
+    (ref.parent / "grades.csv").write_text("student,total\nmallory,3\n")
+    release(ref.parent, tmp_path / "student")
+    assert (tmp_path / "student" / "results" / "toy.json").exists()
+    assert not (tmp_path / "student" / "grades.csv").exists()
+    spy = "return 2 * x if not __import__('os').path.exists('grades.csv') else 0"
+    sub = fill(release_notebook(nbformat.read(ref, as_version=4)), {1: spy, 2: "return x * x",
+                                                                      3: 'scale = 2 * DATA["scale"]'})
+    g = grade_notebook(nbformat.writes(sub).encode(), ref, student="spy", timeout=60, honest=set(), sandbox=SANDBOX)
+    assert g.total == 3, g  # ex1 passes only if grades.csv is absent; ex3 needs results/toy.json

@@ -153,7 +153,7 @@ def run_notebook(nb: nbformat.NotebookNode, *, box: Sandbox, scratch: Path, hide
     client = GradingClient(
         nb, km=km, output_limit=output_limit, timeout=timeout, startup_timeout=120, allow_errors=True,
         interrupt_on_timeout=True, raise_on_iopub_timeout=False, iopub_timeout=5, record_timing=False,
-        store_widget_state=False,
+        store_widget_state=False, shutdown_kernel="immediate",
         error_on_timeout={"ename": "TimeoutError", "evalue": f"cell exceeded the {timeout} s time limit", "traceback": []},
         resources={"metadata": {"path": str(scratch)}},
     )
@@ -174,7 +174,8 @@ def run_notebook(nb: nbformat.NotebookNode, *, box: Sandbox, scratch: Path, hide
     timer.daemon = True
     timer.start()
     try:
-        client.execute(cwd=str(scratch), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        # cleanup_kc: nbclient does not stop a kernel whose manager it was given unless told to
+        client.execute(cwd=str(scratch), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cleanup_kc=True,
                        **({"env": kernel_env} if box.kind == "none" else {}))
     except (DeadKernelError, CellTimeoutError, RuntimeError, asyncio.TimeoutError, OSError) as e:
         if expired.is_set() or time.monotonic() - start >= total_timeout:
@@ -185,6 +186,9 @@ def run_notebook(nb: nbformat.NotebookNode, *, box: Sandbox, scratch: Path, hide
         notes.append(f"execution stopped: {type(e).__name__}: {str(e)[:200]}")
     finally:
         timer.cancel()
+        proc = getattr(km.provisioner, "process", None) if km.provisioner else None
+        if proc is not None and proc.poll() is None:  # a kernel that outlived its cleanup (or an error in it)
+            kill()
         remove_cgroup(cgroup)
     if client.truncated:
         notes.append(f"output over {output_limit} bytes in {len(client.truncated)} cell(s), truncated")

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import nbformat
 
+from ..data import data_root  # the dataset cache regviz.data reads: mounted read-only for kernels
 from .execute import OUTPUT_LIMIT, run_notebook
-from .notebook import check_number, default_notebook_folder, find_exercises, resolve_chapter, slice_notebook
+from .notebook import (check_number, data_folders, default_notebook_folder, find_exercises, resolve_chapter,
+                       slice_notebook)
 from .sandbox import Sandbox, choose, pids_cgroup, remove_cgroup
 from .tamper import ROLE, Plan, passed_canaries, plant, strip_planted
 
@@ -183,11 +185,6 @@ def _kernel_env(scratch: Path, threads: int | None) -> dict[str, str]:
     return env
 
 
-def _data_root() -> Path:
-    """The dataset cache regviz.data reads (mounted read-only for the kernel)."""
-    return Path(os.environ.get("REGVIZ_DATA", Path.home() / ".cache" / "regviz"))
-
-
 def _read_notebook(source: str | bytes | Path) -> nbformat.NotebookNode:
     text = Path(source).read_bytes() if isinstance(source, Path) else source
     if isinstance(text, bytes):
@@ -298,16 +295,16 @@ def _execute(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode, reference: 
     scratch = Path(tempfile.mkdtemp(prefix="regviz-grade-"))
     try:
         (scratch / "tmp").mkdir()
-        for entry in reference.parent.iterdir():  # copies of the chapter's relative files (results/ ...)
-            if entry.suffix != ".ipynb" and not entry.name.startswith((".", "__")):
-                if entry.is_dir():
-                    shutil.copytree(entry, scratch / entry.name, ignore=shutil.ignore_patterns("*.ipynb"))
-                else:
-                    shutil.copy2(entry, scratch / entry.name)
+        # the chapter's data folders (results/ ...), never loose files such as a grades CSV; a folder that is,
+        # or holds, a hidden path (--keep, submissions) stays out too
+        private = [h for h in (Path(p).resolve() for p in hide) if h != reference.parent.resolve()]
+        for entry in data_folders(reference.parent):
+            if not any(h.is_relative_to(entry.resolve()) for h in private):
+                shutil.copytree(entry, scratch / entry.name, ignore=shutil.ignore_patterns("*.ipynb"))
         logging.getLogger("traitlets").setLevel(logging.CRITICAL)
         executed, statuses, notes = run_notebook(
             nb, box=box, scratch=scratch, hide=[reference.parent, *hide], env=_kernel_env(scratch, threads),
-            extra_ro=[_data_root()], timeout=timeout, total_timeout=total_timeout, kernel_name=kernel_name,
+            extra_ro=[data_root()], timeout=timeout, total_timeout=total_timeout, kernel_name=kernel_name,
             output_limit=output_limit)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -325,7 +322,9 @@ def calibrate(reference: str | Path, **run_kw) -> set[tuple[int, str]]:
 
 def _quiet() -> None:
     """Send a pool worker's stderr (kernel chatter) to /dev/null."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 2)
+    os.close(fd)  # fd 2 keeps /dev/null open; the extra descriptor would leak once per task
 
 
 def _grade_in_worker(*args, **kwargs) -> Grade:

@@ -109,6 +109,13 @@ def chapter_notebooks(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.ipynb") if CHAPTER_RE.match(p.stem))
 
 
+def data_folders(folder: str | Path) -> list[Path]:
+    """The chapters' data folders next to the notebooks (``results/`` ...): folders only, never loose files (a
+    grades CSV an instructor keeps there), hidden folders or caches. Released with the student copies and copied
+    into each grading kernel's folder, so relative paths keep working."""
+    return sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+
+
 def resolve_chapter(chapter: str, folder: str | Path) -> Path:
     """Reference notebook for a chapter given as '1', '01', '01_overfitting' or 'overfitting'.
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-from .notebook import BEGIN, END, chapter_notebooks, find_exercises, resolve_chapter, without_marker_mentions
+from .notebook import (BEGIN, END, chapter_notebooks, data_folders, find_exercises, resolve_chapter,
+                       without_marker_mentions)
 
 CODE_STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
 TEXT_STUB = ["YOUR ANSWER HERE"]
@@ -82,8 +83,8 @@ def release_notebook(nb: nbformat.NotebookNode, *, chapter: str | None = None) -
 def release(src: str | Path, out: str | Path, *, chapters: list[str] | None = None) -> list[Path]:
     """Write student copies of the chapter notebooks in `src` to the folder `out`.
 
-    Non-notebook entries next to the notebooks (e.g. `results/`) are copied too, so relative paths
-    the chapters read keep working; hidden entries and checkpoints are skipped.
+    The data folders next to the notebooks (`data_folders`: e.g. `results/`) are copied too, so relative paths
+    the chapters read keep working; loose files (a grades CSV), hidden entries and checkpoints are not.
 
     Args:
         src: folder of reference notebooks (`NN_name.ipynb`), or one notebook file.
@@ -119,12 +120,6 @@ def release(src: str | Path, out: str | Path, *, chapters: list[str] | None = No
             raise ValueError(f"{path}: {e}") from None
         nbformat.write(student, out / path.name)
         written.append(out / path.name)
-    for entry in folder.iterdir():
-        if entry.suffix == ".ipynb" or entry.name.startswith((".", "__")):
-            continue
-        target = out / entry.name
-        if entry.is_dir():
-            shutil.copytree(entry, target, dirs_exist_ok=True)
-        elif not target.exists():
-            shutil.copy2(entry, target)
+    for entry in data_folders(folder):
+        shutil.copytree(entry, out / entry.name, dirs_exist_ok=True)
     return written

@@ -61,12 +61,16 @@ def tainted_asserts(check_source: str, names: list[str]) -> list[int]:
     except SyntaxError:
         return []
     tainted = set(names)
-    for node in ast.walk(tree):  # one pass in source order is enough for straight-line checks
-        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
+    binds = [n for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For))]
+    grown = True
+    while grown:  # until nothing new is tainted: ast.walk is breadth-first, not source order
+        before = len(tainted)
+        for node in binds:
             value = node.iter if isinstance(node, ast.For) else node.value
             if value is not None and {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} & tainted:
                 target = node.target if not isinstance(node, ast.Assign) else ast.Tuple(node.targets)
                 tainted |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        grown = len(tainted) > before
     asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
     return [i for i, a in enumerate(asserts) if {n.id for n in ast.walk(a.test) if isinstance(n, ast.Name)} & tainted]
 
