@@ -29,19 +29,10 @@ def execute(path: Path, *, threads: int, timeout: int = 1800) -> float:
     # REGVIZ_FRAMES=1: panels also save every precomputed setting's picture (the website's static sliders)
     env = {"REGVIZ_FAST": "0", "REGVIZ_FRAMES": "1", "OMP_NUM_THREADS": str(threads),
            "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        t = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        seconds = time.perf_counter() - t
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    t = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute(env={**os.environ, **env})
+    seconds = time.perf_counter() - t
     nbformat.write(nb, path)
     return seconds
 

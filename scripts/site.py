@@ -20,6 +20,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -103,8 +104,12 @@ def launch_links(name: str, pyproject: Path = ROOT / "pyproject.toml") -> str:
             f"On this page the sliders move across the settings the notebook precomputed.")
 
 
-def build(notebooks: list[Path], out: Path, *, stage: Path) -> float:
-    """Stage the site sources and run Sphinx; returns the seconds the build took."""
+def build(notebooks: list[Path], out: Path, *, stage: Path | None = None) -> float:
+    """Stage the site sources (in ``stage``, which is replaced, or a temporary folder) and run Sphinx; returns the
+    seconds the build took."""
+    if stage is None:
+        with tempfile.TemporaryDirectory(prefix="regviz-site-") as tmp:
+            return build(notebooks, out, stage=Path(tmp) / "src")
     t = time.perf_counter()
     shutil.rmtree(stage, ignore_errors=True)
     shutil.copytree(ROOT / "site", stage)
@@ -140,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = sorted(args.notebooks.glob("0*.ipynb"))
     if not notebooks:
         ap.error(f"no chapter notebooks (0*.ipynb) in {args.notebooks}")
-    seconds = build(notebooks, args.out, stage=args.out.parent / "site-src")
+    seconds = build(notebooks, args.out)  # staged in a temporary folder: nothing beside --out is touched
     print(f"built {len(notebooks)} chapters into {args.out} in {seconds:.1f} s")
     for path in notebooks:
         print(f"  {path.stem}: {page_bytes(args.out, path.stem) / 1e6:.2f} MB")

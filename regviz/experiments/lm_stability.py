@@ -61,7 +61,7 @@ def run_sweep(*, lrs=LRS, variants=VARIANTS, scale: str = "cpu", seed: int = 0, 
                           val_chars=data.X_val.numel(), vocab=len(vocab),
                           model={k: cfg[k] for k in ("d_model", "n_layers", "n_heads", "block_size")},
                           n_train_blocks=len(data.X_train), **{k: v for k, v in recipe.items() if k != "betas"},
-                          betas=[0.9, 0.95]),
+                          betas=list(recipe["betas"])),  # a list, as JSON stores it
            "runs": []}
     for name, z, qk in variants:
         for lr in lrs:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..data import Dataset
-from ..device import seeded
+from ..device import resolve_device, seeded
 from ..train import fit
 from ..validate import check_choice, check_int, check_probability
 
@@ -72,7 +72,7 @@ def apply_masks_(model: nn.Module, masks: dict[str, torch.Tensor]) -> list:
         p = weights[name]
         m = m.to(p.device, dtype=p.dtype)
         p.mul_(m)
-        handles.append(p.register_hook(lambda g, m=m: g * m.to(g.device)))
+        handles.append(p.register_hook(lambda g, m=m: g * m.to(g.device)))  # a no-op copy when already there
     return handles
 
 
@@ -124,6 +124,7 @@ def lottery_ticket(make_model: Callable[[], nn.Module], data: Dataset, *, rounds
                 else:
                     with seeded(seed + 1000 + r, device):
                         model = make_model()
+            model.to(resolve_device(device))  # before the masks: each hook's mask then lives where its gradient does
             handles = apply_masks_(model, masks) if masks is not None else []
             hist = fit(model, data, epochs=epochs, lr=lr, seed=seed, device=device, progress=False, **fit_kwargs)
             for h in handles:
