@@ -119,16 +119,14 @@ def _clean(cell, tok: str, status: str | None) -> tuple[bool, str | None]:
 
 
 def read_results(nb: nbformat.NotebookNode, numbers: list[int], plan: Plan, missing: list[int],
-                 statuses: dict[int, str] | None = None, honest: set | None = None) -> tuple[dict, dict, list[int]]:
-    """Pass/fail and message per exercise from an executed grading copy, and the exercises tampered with.
+                 statuses: dict[int, str] | None = None) -> tuple[dict, dict]:
+    """Pass/fail and message per exercise from an executed grading copy (canaries are judged apart, in
+    `judge_canaries`).
 
-    A check passes when its cell printed its token, shows no error and the kernel replied 'ok'. A canary
-    that printed its token with no error shown proves tampering (unless that canary variant is in
-    `honest`, the ones that also pass in an honest run of the reference): that exercise fails. A failing
+    A check passes when its cell printed its token, shows no error and the kernel replied 'ok'. A failing
     check reports its error; when an answer cell of the exercise raised first, that error leads the message.
     """
     statuses = statuses or {}
-    tampered = sorted({n for n, v in passed_canaries(nb, plan) if (n, v) not in (honest or set())})
     view = nbformat.from_dict(nb)  # the submission's own cells and the real checks, for the exercise structure
     keep = [i for i, c in enumerate(nb.cells) if _role(c).get("role") in (None, "check")]
     view.cells = [nb.cells[i] for i in keep]
@@ -142,9 +140,6 @@ def read_results(nb: nbformat.NotebookNode, numbers: list[int], plan: Plan, miss
             continue
         status = statuses.get(keep[ex.check_cell])
         ok, err = _clean(check, plan.checks[n], status)
-        if n in tampered:
-            passed[n], messages[n] = False, TAMPERED
-            continue
         passed[n] = ok
         if ok:
             messages[n] = ""
@@ -155,7 +150,7 @@ def read_results(nb: nbformat.NotebookNode, numbers: list[int], plan: Plan, miss
                    "check did not finish (time limit or kernel stopped)")
         answer_errs = [e for e in (_error_of(view.cells[i]) for i in ex.answer_cells) if e]
         messages[n] = _short(f"answer: {answer_errs[0]} | check: {err}" if answer_errs else err)
-    return passed, messages, tampered
+    return passed, messages
 
 
 def inject_parameters(nb: nbformat.NotebookNode, parameters: dict) -> nbformat.NotebookNode:
@@ -268,9 +263,8 @@ def grade_notebook(
     notes += run_notes
     if any(o.get("ename") == "MemoryError" for c in executed.cells for o in c.get("outputs", [])):
         notes.append(f"MemoryError: over the {box.memory / 1e9:g} GB memory cap")
-    canaries = passed_canaries(executed, plan)
-    passed, messages, _ = read_results(executed, numbers, plan, missing, statuses, honest=canaries)
-    grade.raw = {"passed": passed, "messages": messages, "notes": notes, "canaries": canaries}
+    passed, messages = read_results(executed, numbers, plan, missing, statuses)
+    grade.raw = {"passed": passed, "messages": messages, "notes": notes, "canaries": passed_canaries(executed, plan)}
     if keep:
         out_path = Path(keep) / f"{grade.student}.ipynb"
         out_path.parent.mkdir(parents=True, exist_ok=True)
