@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml regviz/__init__.py requirements/constraints.txt
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: $(STAMP)
+	@bash scripts/ensure-fashion-mnist.sh
 	cd notebooks && ../$(BIN)/jupyter lab $(ROOT_FLAG) $(LAB_ARGS)
 
 # Two pytest workers (one per core), whole files per worker (nbval needs --dist loadfile), one torch
@@ -32,6 +33,7 @@ XDIST ?= -n 2 --dist loadfile
 test: $(STAMP)
 	@bash scripts/ensure-chromium.sh
 	@bash scripts/ensure-bubblewrap.sh
+	@bash scripts/ensure-fashion-mnist.sh
 	$(TEST_ENV) $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=600 \
 		-p no:cacheprovider $(XDIST) $(PYTEST_ARGS)
 
@@ -50,6 +52,7 @@ site: $(STAMP)
 
 # Re-run every chapter in full mode and save its outputs (how the committed notebooks are made)
 execute: $(STAMP)
+	@bash scripts/ensure-fashion-mnist.sh
 	$(BIN)/python scripts/execute_notebooks.py
 
 lock: $(STAMP)

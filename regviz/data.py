@@ -1,7 +1,8 @@
 """Offline datasets as tensors already on the device.
 
 Small built-in sets (scikit-learn's 8x8 digits, MNIST-1D generated locally, 2-D toy sets) never touch
-the network; FashionMNIST and CIFAR-10 are read from a local copy and download only when asked.
+the network; FashionMNIST (Debian's package, or any local copy of the IDX files) and CIFAR-10 are read from a
+local copy and download only when asked.
 MNIST-1D: Greydanus & Kobak, "Scaling down deep learning with MNIST-1D", ICML 2024.
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Dataset:
     input_shape: tuple[int, ...]
     noisy_mask: torch.Tensor | None = None  # (N,) bool: which training labels were flipped
     config: dict = field(default_factory=dict)  # how it was made (load_dataset's arguments); lands in History.config
+    class_names: tuple[str, ...] = ()  # class_names[k] names label k
 
     @property
     def in_features(self) -> int:
@@ -131,25 +133,107 @@ def _toy_2d(name: str, n: int, noise: float, g: torch.Generator) -> tuple[torch.
     return X + noise * torch.randn(n, 2, generator=g), y
 
 
+class DataNotFoundError(FileNotFoundError, ValueError):
+    """No local copy of a dataset where one was looked for (a ValueError, and a FileNotFoundError for old callers)."""
+
+
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's package dataset-fashion-mnist
+_FASHION_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                  "t10k-labels-idx1-ubyte")
+
+
+def fashion_mnist_places(root: str | os.PathLike | None = None) -> list[Path]:
+    """The folders ``load_dataset("fashion_mnist")`` looks in, in order.
+
+    1. ``root`` (else $REGVIZ_DATA), as a flat folder of the four IDX files or torchvision's ``FashionMNIST/raw``;
+    2. Debian's ``/usr/share/datasets/fashion-mnist`` (``apt-get install dataset-fashion-mnist``);
+    3. torchvision's layout under the default cache ``~/.cache/regviz`` (where ``download=True`` puts it).
+    """
+    places = []
+    if root is not None or os.environ.get(DATA_ENV_VAR):
+        base = data_root(root)
+        places += [base, base / "FashionMNIST" / "raw"]
+    places.append(DEBIAN_FASHION_DIR)
+    places.append(Path.home() / ".cache" / "regviz" / "FashionMNIST" / "raw")
+    return places
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _fashion_files(root: str | os.PathLike | None, download: bool) -> tuple[Path, ...]:
+    """The four IDX files from the first place in ``fashion_mnist_places(root)`` that has all four."""
+    places = fashion_mnist_places(root)
+    for folder in places:
+        files = [_find_idx(folder, stem) for stem in _FASHION_FILES]
+        if all(files):
+            return tuple(files)
+    if not download:
+        looked = "; ".join(str(p) for p in places)
+        raise DataNotFoundError(
+            f"FashionMNIST's four IDX files ({', '.join(_FASHION_FILES)}, gzipped or not) were not found. "
+            f"Looked in: {looked}. Get them with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu, "
+            f"offline afterwards), or call load_dataset('fashion_mnist', download=True) where the network "
+            f"allows (torchvision downloads into {places[-1].parent.parent}); root= or ${DATA_ENV_VAR} "
+            "point at a copy of your own.")
+    from torchvision import datasets
+
+    target = places[-1].parent.parent
+    datasets.FashionMNIST(str(target), train=True, download=True)
+    datasets.FashionMNIST(str(target), train=False, download=True)
+    return tuple(_find_idx(places[-1], stem) for stem in _FASHION_FILES)
+
+
+def find_fashion_mnist(root: str | os.PathLike | None = None, *, download: bool = False) -> tuple[Path, ...] | None:
+    """The four FashionMNIST IDX files ``load_dataset`` would read, or None when there are none.
+
+    With ``download=True`` a missing copy is fetched by torchvision into ``~/.cache/regviz`` (Colab, a laptop).
+    """
+    try:
+        return _fashion_files(root, download)
+    except DataNotFoundError:
+        return None
+
+
+@lru_cache(maxsize=2)
+def _fashion_pool(files: tuple[Path, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    from .idx import read_idx
+
+    X_tr, y_tr, X_va, y_va = (read_idx(f) for f in files)
+    for what, X, y in (("training", X_tr, y_tr), ("test", X_va, y_va)):
+        if X.ndim != 3 or y.ndim != 1 or len(X) != len(y) or X.dtype != torch.uint8:
+            raise ValueError(f"FashionMNIST {what} files {files} hold images {tuple(X.shape)} {X.dtype} and "
+                             f"labels {tuple(y.shape)}: expected (N, H, W) uint8 images and N labels")
+        if len(y) and int(y.max()) >= len(FASHION_CLASSES):
+            raise ValueError(f"FashionMNIST {what} labels in {files} go up to {int(y.max())}; classes are 0-9")
+    f = lambda X: X.unsqueeze(1).float() / 255.0  # noqa: E731  (N, 1, 28, 28) in [0, 1]
+    return f(X_tr), y_tr.long(), f(X_va), y_va.long()
+
+
 def _torchvision_pool(name: str, root: Path, download: bool):
     from torchvision import datasets
 
-    cls = {"fashion_mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}[name]
     try:
-        train = cls(str(root), train=True, download=download)
-        val = cls(str(root), train=False, download=download)
+        train = datasets.CIFAR10(str(root), train=True, download=download)
+        val = datasets.CIFAR10(str(root), train=False, download=download)
     except RuntimeError as exc:  # torchvision: "Dataset not found or corrupted"
-        raise FileNotFoundError(
+        raise DataNotFoundError(
             f"no local copy of {name} under {root} ({exc}). Put torchvision's files there, set "
             f"${DATA_ENV_VAR}, or call load_dataset({name!r}) with download set to True where the network allows."
         ) from exc
 
     def tensors(ds):
-        X = torch.as_tensor(ds.data)
-        X = X.unsqueeze(1) if X.ndim == 3 else X.permute(0, 3, 1, 2)  # (N, C, H, W)
+        X = torch.as_tensor(ds.data).permute(0, 3, 1, 2)  # (N, C, H, W)
         return X.float() / 255.0, torch.as_tensor(ds.targets, dtype=torch.int64)
 
-    return (*tensors(train), *tensors(val), len(train.classes))
+    return (*tensors(train), *tensors(val))
 
 
 # ---------------------------------------------------------------- public loader
@@ -192,7 +276,9 @@ def load_dataset(
         noise: std of the Gaussian noise added to the 2-D sets (ignored elsewhere).
         seed: picks the subset and the flipped labels; the train/validation split itself is fixed.
         device: None = ``default_device()``.
-        root, download: only for ``fashion_mnist`` / ``cifar10``.
+        root, download: only for ``fashion_mnist`` / ``cifar10``. FashionMNIST is looked for in
+            ``fashion_mnist_places(root)`` order; its validation set is the official 10,000 test images
+            (``n_val`` takes the first ``n_val`` of them, the same ones for every seed).
 
     Returns:
         A ``Dataset``.
@@ -219,8 +305,10 @@ def load_dataset(
             X_pool, y_pool, X_va, y_va = X[perm[:1200]], y[perm[:1200]], X[perm[1200:]], y[perm[1200:]]
         elif name == "mnist1d":
             X_pool, y_pool, X_va, y_va = _mnist1d_pool()
+        elif name == "fashion_mnist":
+            X_pool, y_pool, X_va, y_va = _fashion_pool(_fashion_files(root, download))
         else:
-            X_pool, y_pool, X_va, y_va, _ = _torchvision_pool(name, data_root(root), download)
+            X_pool, y_pool, X_va, y_va = _torchvision_pool(name, data_root(root), download)
         for what, v, avail in (("n_train", n_train, len(y_pool)), ("n_val", n_val, len(y_va))):
             if v is not None and not (isinstance(v, int) and 1 <= v <= avail):
                 raise ValueError(f"{what}={v!r} is not allowed for {name!r}: use an int from 1 to {avail}")
@@ -230,13 +318,15 @@ def load_dataset(
             X_va, y_va = X_va[:n_val], y_va[:n_val]
 
     num_classes = 3 if name == "spirals" else 2 if name in TOY_2D else 10
+    class_names = {"fashion_mnist": FASHION_CLASSES, "cifar10": CIFAR10_CLASSES}.get(
+        name, tuple(str(k) for k in range(num_classes)))
     noisy = None
     if label_noise > 0:
         y_tr, noisy = flip_labels(y_tr, label_noise, num_classes, g)
     return Dataset(
         name=name, X_train=X_tr.contiguous().to(dev), y_train=y_tr.to(dev),
         X_val=X_va.contiguous().to(dev), y_val=y_va.to(dev), num_classes=num_classes,
-        input_shape=tuple(X_tr.shape[1:]), noisy_mask=None if noisy is None else noisy.to(dev),
+        input_shape=tuple(X_tr.shape[1:]), noisy_mask=None if noisy is None else noisy.to(dev), class_names=class_names,
         config=dict(n_train=len(y_tr), n_val=len(y_va), label_noise=label_noise, data_seed=seed,
                     **({"noise": noise} if name in TOY_2D else {})),
     )

@@ -86,6 +86,9 @@ if "google.colab" in sys.modules:
     from google.colab import output
     output.enable_custom_widget_manager()  # lets Colab draw the slider panels
     import regviz
+    from regviz.data import find_fashion_mnist
+    if find_fashion_mnist() is None:  # Colab has no Debian package: torchvision fetches FashionMNIST once (30 MB)
+        find_fashion_mnist(download=True)
     _dev = regviz.default_device()
     print(f"Colab: regviz {{regviz.__version__}} on {{_dev}}"
           + ("" if _dev.type == "cuda" else " (for a GPU: Runtime > Change runtime type > T4 GPU)"))

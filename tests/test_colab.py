@@ -85,8 +85,13 @@ class TestSetupBlock:
             monkeypatch.setitem(sys.modules, name, mod)
         monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip ran although regviz is installed"))
         monkeypatch.setenv("REGVIZ_DEVICE", "cpu")
+        import regviz.data
+        asked = []  # FashionMNIST missing (Colab has no Debian package): the block asks torchvision for it, once
+        monkeypatch.setattr(regviz.data, "find_fashion_mnist",
+                            lambda root=None, download=False: asked.append(download) or (("x",) if download else None))
         exec(_setup_block(course / "notebooks" / "01_overfitting.ipynb"), {})
         import regviz
+        assert asked == [False, True]
         assert calls == ["enable_custom_widget_manager"]
         assert capsys.readouterr().out == (f"Colab: regviz {regviz.__version__} on cpu "
                                            "(for a GPU: Runtime > Change runtime type > T4 GPU)\n")

@@ -91,12 +91,6 @@ class TestBadInput:
         with pytest.raises(ValueError, match=match):
             load_dataset(device="cpu", **kwargs)
 
-    def test_missing_local_copy(self, tmp_path):
-        """No local FashionMNIST and download=False: a clear FileNotFoundError, no network."""
-        with pytest.raises(FileNotFoundError, match="download set to True"):
-            load_dataset("fashion_mnist", root=tmp_path, device="cpu")
-
-
 def _write_idx(path, arr: np.ndarray):
     """Write an array in the IDX format torchvision's MNIST readers parse (uint8 data)."""
     code = {1: 0x0801, 3: 0x0803}[arr.ndim]
@@ -107,18 +101,15 @@ def _write_idx(path, arr: np.ndarray):
 class TestTorchvisionLocalCopies:
     """The FashionMNIST / CIFAR-10 path, on tiny fake copies in torchvision's on-disk formats."""
 
-    def test_fashion_mnist(self, tmp_path):
-        """Images scaled to [0, 1], shape (N, 1, 28, 28), labels kept, subset honoured."""
+    def test_fashion_mnist(self, tmp_path, no_system_fashion):
+        """Images scaled to [0, 1], shape (N, 1, 28, 28), labels kept, subset honoured, class names."""
         raw = tmp_path / "FashionMNIST" / "raw"
-        raw.mkdir(parents=True)
-        rng = np.random.default_rng(0)
-        for split, n in (("train", 12), ("t10k", 6)):
-            _write_idx(raw / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-            _write_idx(raw / f"{split}-labels-idx1-ubyte", np.arange(n) % 10)
+        _fake_fashion(raw, gz=False)
         d = load_dataset("fashion_mnist", root=tmp_path, n_train=10, device="cpu")
         assert d.X_train.shape == (10, 1, 28, 28) and d.X_val.shape == (6, 1, 28, 28)
         assert d.num_classes == 10 and float(d.X_train.max()) <= 1.0
         assert d.y_val.tolist() == [0, 1, 2, 3, 4, 5]
+        assert d.class_names[9] == "Ankle boot"
 
     def test_cifar10(self, tmp_path, monkeypatch):
         """CIFAR-10 python batches: (N, 3, 32, 32) channels-first in [0, 1]."""
@@ -166,3 +157,88 @@ def test_mnist1d_disk_cache_matches_generation(tmp_path, monkeypatch):
     assert torch.equal(second[0], torch.tensor(ref["x"], dtype=torch.float32))
     assert all(torch.equal(a, b) for a, b in zip(first, second))
     rd._mnist1d_pool.cache_clear()
+
+
+def _fake_fashion(folder, *, gz: bool, n_train: int = 12, n_val: int = 6, fill: int | None = None):
+    """The four FashionMNIST IDX files, tiny (28x28 images), gzipped or plain."""
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("t10k", n_val)):
+        imgs = rng.integers(0, 256, (n, 28, 28)) if fill is None else np.full((n, 28, 28), fill)
+        for stem, arr in ((f"{split}-images-idx3-ubyte", imgs), (f"{split}-labels-idx1-ubyte", np.arange(n) % 10)):
+            _write_idx(folder / stem, arr)
+            if gz:
+                raw = (folder / stem).read_bytes()
+                (folder / stem).unlink()
+                (folder / (stem + ".gz")).write_bytes(gzip.compress(raw))
+
+
+@pytest.fixture
+def no_system_fashion(tmp_path, monkeypatch):
+    """Hide Debian's copy and the user's cache, so only the places a test makes exist."""
+    import regviz.data as rd
+
+    monkeypatch.setattr(rd, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("REGVIZ_DATA", raising=False)
+    return rd
+
+
+class TestFashionMNISTPlaces:
+    """Where load_dataset("fashion_mnist") looks, in order, and what it says when nothing is there."""
+
+    def test_missing_everywhere(self, tmp_path, no_system_fashion):
+        """A ValueError (and FileNotFoundError) naming every place looked and both ways to get the data."""
+        with pytest.raises(ValueError) as err:
+            load_dataset("fashion_mnist", root=tmp_path / "mine", device="cpu")
+        msg = str(err.value)
+        assert isinstance(err.value, FileNotFoundError)
+        for place in no_system_fashion.fashion_mnist_places(tmp_path / "mine"):
+            assert str(place) in msg
+        assert "apt-get install dataset-fashion-mnist" in msg and "download=True" in msg
+
+    def test_order(self, tmp_path, no_system_fashion):
+        """root first, then Debian's folder, then the torchvision cache."""
+        rd = no_system_fashion
+        _fake_fashion(tmp_path / "no-debian", gz=True, fill=50)
+        _fake_fashion(tmp_path / "home" / ".cache" / "regviz" / "FashionMNIST" / "raw", gz=True, fill=200)
+        assert float(load_dataset("fashion_mnist", device="cpu").X_val.max()) == pytest.approx(50 / 255)
+        _fake_fashion(tmp_path / "mine", gz=False, fill=100)  # flat folder, plain files
+        assert float(load_dataset("fashion_mnist", root=tmp_path / "mine", device="cpu").X_val.max()) == \
+            pytest.approx(100 / 255)
+        rd.DEBIAN_FASHION_DIR = tmp_path / "gone"
+        assert float(load_dataset("fashion_mnist", device="cpu").X_val.max()) == pytest.approx(200 / 255)
+
+    def test_env_var(self, tmp_path, no_system_fashion, monkeypatch):
+        _fake_fashion(tmp_path / "env" / "FashionMNIST" / "raw", gz=True, fill=10)
+        monkeypatch.setenv("REGVIZ_DATA", str(tmp_path / "env"))
+        assert float(load_dataset("fashion_mnist", device="cpu").X_train.max()) == pytest.approx(10 / 255)
+
+    def test_bad_file_is_a_clear_error(self, tmp_path, no_system_fashion):
+        """A file with the right name but not IDX content (here: text) raises ValueError, not a torch error."""
+        _fake_fashion(tmp_path / "bad", gz=False)
+        (tmp_path / "bad" / "t10k-labels-idx1-ubyte").write_text("<html>not found</html>")
+        with pytest.raises(ValueError, match="magic number"):
+            load_dataset("fashion_mnist", root=tmp_path / "bad", device="cpu")
+
+    def test_label_out_of_range(self, tmp_path, no_system_fashion):
+        _fake_fashion(tmp_path / "lab", gz=False)
+        _write_idx(tmp_path / "lab" / "t10k-labels-idx1-ubyte", np.full(6, 12))
+        with pytest.raises(ValueError, match="classes are 0-9"):
+            load_dataset("fashion_mnist", root=tmp_path / "lab", device="cpu")
+
+
+@pytest.mark.skipif(not __import__("regviz.data").data.DEBIAN_FASHION_DIR.is_dir(),
+                    reason="Debian's dataset-fashion-mnist is not installed (make test installs it when root)")
+class TestRealFashionMNIST:
+    """The installed Debian package: the published sizes and a balanced test set."""
+
+    def test_sizes_and_balance(self):
+        d = load_dataset("fashion_mnist", n_train=600, device="cpu")
+        full = load_dataset("fashion_mnist", device="cpu")
+        assert full.X_train.shape == (60000, 1, 28, 28) and full.X_val.shape == (10000, 1, 28, 28)
+        assert torch.bincount(full.y_val).tolist() == [1000] * 10  # 1,000 test images per class
+        assert torch.bincount(full.y_train).tolist() == [6000] * 10
+        assert d.X_train.shape == (600, 1, 28, 28) and torch.equal(d.X_val, full.X_val)
