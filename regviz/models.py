@@ -4,6 +4,8 @@ Both take ``p`` (dropout probability) so every chapter can switch dropout on wit
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -45,7 +47,8 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-    """Two conv blocks (conv, ReLU, max-pool), global average pool, dropout, linear head.
+    """Two conv blocks (conv, ReLU, max-pool), then a head: global average pool + dropout + linear, or (with
+    ``hidden``) flatten + linear + ReLU + dropout + linear, the classic two-conv benchmark CNN.
 
     Works for 1-D signals (input_shape ``(L,)`` or ``(C, L)``, e.g. MNIST-1D) and images ``(C, H, W)``.
 
@@ -53,10 +56,13 @@ class CNN(nn.Module):
         input_shape: the shape of one example, without the batch dimension.
         num_classes: number of logits.
         channels: channels of the first block (the second has twice as many).
-        p: dropout probability before the head.
+        p: dropout probability before the last linear layer.
+        hidden: None = global-average-pool head; an int = flatten the last feature map into a hidden layer
+            of that width (more parameters, much higher accuracy on 28x28 images).
     """
 
-    def __init__(self, input_shape: tuple[int, ...], num_classes: int, channels: int = 32, p: float = 0.0):
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, channels: int = 32, p: float = 0.0,
+                 hidden: int | None = None):
         super().__init__()
         if len(input_shape) not in (1, 2, 3):
             raise ValueError(f"input_shape={input_shape!r}: use (L,), (C, L) or (C, H, W)")
@@ -64,7 +70,10 @@ class CNN(nn.Module):
         check_int("channels", channels)
         check_probability("p", p)
         self.input_shape = tuple(input_shape)
-        self.hparams = dict(input_shape=list(input_shape), num_classes=num_classes, channels=channels, p=p)
+        if hidden is not None:
+            check_int("hidden", hidden)
+        self.hparams = dict(input_shape=list(input_shape), num_classes=num_classes, channels=channels, p=p,
+                            hidden=hidden)
         two_d = len(input_shape) == 3
         conv, pool = (nn.Conv2d, nn.MaxPool2d) if two_d else (nn.Conv1d, nn.MaxPool1d)
         c_in = 1 if len(input_shape) == 1 else input_shape[0]
@@ -73,14 +82,23 @@ class CNN(nn.Module):
             conv(c_in, c, 3, padding=1), nn.ReLU(), pool(2),
             conv(c, 2 * c, 3, padding=1), nn.ReLU(), pool(2),
         )
-        self.head = nn.Sequential(nn.Flatten(), Dropout(p), nn.Linear(2 * c, num_classes))
+        self.flatten = hidden is not None
+        if self.flatten:
+            spatial = [n // 4 for n in (input_shape[-2:] if two_d else input_shape[-1:])]  # two 2x pools
+            if min(spatial) < 1:
+                raise ValueError(f"input_shape={input_shape!r} is too small for two 2x pools and a flatten head")
+            self.head = nn.Sequential(nn.Flatten(), nn.Linear(2 * c * math.prod(spatial), hidden), nn.ReLU(),
+                                      Dropout(p), nn.Linear(hidden, num_classes))
+        else:
+            self.head = nn.Sequential(nn.Flatten(), Dropout(p), nn.Linear(2 * c, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, *input_shape) -> (B, num_classes) logits."""
         if len(self.input_shape) == 1:
             x = x.unsqueeze(1)  # (B, L) -> (B, 1, L)
-        h = self.features(x)
-        h = h.mean(dim=tuple(range(2, h.ndim)))  # global average pool: (B, 2c)
+        h = self.features(x)  # (B, 2c, H/4, W/4)
+        if not self.flatten:
+            h = h.mean(dim=tuple(range(2, h.ndim)))  # global average pool: (B, 2c)
         return self.head(h)
 
 

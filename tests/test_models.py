@@ -58,3 +58,18 @@ def test_count_shared_once():
     a = nn.Linear(3, 3, bias=False)
     seq = nn.Sequential(a, a)
     assert count_parameters(seq) == 9
+
+
+class TestCNNFlattenHead:
+    """CNN(hidden=...): the two-conv benchmark CNN (flatten -> hidden layer -> logits)."""
+
+    def test_shapes_and_parameters(self):
+        m = CNN((1, 28, 28), 10, channels=32, hidden=128)
+        assert m(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+        conv = (1 * 9 + 1) * 32 + (32 * 9 + 1) * 64
+        assert count_parameters(m) == conv + (64 * 7 * 7 + 1) * 128 + (128 + 1) * 10
+        assert m.hparams["hidden"] == 128
+
+    def test_too_small_input(self):
+        with pytest.raises(ValueError, match="too small"):
+            CNN((1, 3, 3), 10, hidden=16)
