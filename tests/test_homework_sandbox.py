@@ -344,6 +344,11 @@ def can(f):
         return True
     except Exception:
         return False
+def read(path):
+    try:
+        return open(path, "rb").read().decode(errors="replace")
+    except OSError as e:
+        return f"unreadable: {e}"
 s = socket.socket()
 s.settimeout(2)
 print(json.dumps({
@@ -354,6 +359,10 @@ print(json.dumps({
     "venv_write": can(lambda: open(os.path.join(sys.prefix, "probe.txt"), "w")),
     "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
     "env": sorted(os.environ),
+    "init_environ": read("/proc/1/environ"),
+    "uid": (os.getuid(), os.getgid()),
+    "shadow": can(lambda: open("/etc/shadow").read()),
+    "shm_bytes": os.statvfs("/dev/shm").f_blocks * os.statvfs("/dev/shm").f_frsize,
 }))
 """
 
@@ -381,6 +390,9 @@ def test_isolation_probe(tmp_path):
     assert not (probe["network"] or probe["reference"] or probe["submissions"] or probe["venv_write"]), probe
     assert probe["processes"] == [1, 2], probe  # its own PID namespace: bwrap's init and the probe
     assert set(probe["env"]) <= {"HOME", "PATH", "PWD", "LC_CTYPE"}, probe  # nothing of the grader's environment
+    assert probe["init_environ"] == "", probe["init_environ"][:200]  # bwrap's own (PID 1) environment is empty too
+    assert probe["uid"] == [sb.SANDBOX_UID, sb.SANDBOX_UID] and not probe["shadow"], probe  # not root inside
+    assert 0 < probe["shm_bytes"] <= 16 * 2**20, probe  # /dev/shm is a small tmpfs, not half the RAM
 
 
 class TestCommands:

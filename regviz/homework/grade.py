@@ -26,6 +26,7 @@ from .execute import OUTPUT_LIMIT, run_notebook
 from .notebook import (check_number, data_folders, default_notebook_folder, find_exercises, resolve_chapter,
                        slice_notebook)
 from .sandbox import Sandbox, choose, pids_cgroup, remove_cgroup
+from .submissions import MAX_SUBMISSION_BYTES, Refused, chapter_by_majority, csv_safe, find_submissions, read_submission
 from .tamper import ROLE, Plan, passed_canaries, plant, strip_planted
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -253,8 +254,9 @@ def grade_notebook(
         return fail_all(f"not a readable notebook ({type(e).__name__}: {e})")
     run_kw = dict(box=box, quick=quick, parameters=parameters, hide=hide, threads=threads, timeout=timeout,
                   total_timeout=total_timeout, kernel_name=kernel_name, output_limit=output_limit)
-    chapter = sub.metadata.get("regviz", {}).get("chapter")
-    notes = [f"notebook says chapter {chapter}, graded as {reference.stem}"] if chapter and chapter != reference.stem else []
+    meta = sub.metadata.get("regviz")
+    chapter = meta.get("chapter") if isinstance(meta, dict) else None
+    notes = [f"notebook says chapter {chapter!r}, graded as {reference.stem}"] if chapter and chapter != reference.stem else []
     if box.kind == "none":
         notes.append("graded without a sandbox (--sandbox none)")
     if honest is None and not defer_canaries:
@@ -331,34 +333,28 @@ def _calibrate_in_worker(*args, **kwargs) -> set:
     return calibrate(*args, **kwargs)
 
 
-def find_submissions(folder: str | Path) -> list[Path]:
-    """All .ipynb files under `folder` (recursive; checkpoints and hidden files skipped), sorted.
-
-    Raises:
-        ValueError: the folder does not exist or holds no notebooks.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ValueError(f"submission folder {str(folder)!r} does not exist")
-    subs = sorted(p for p in folder.rglob("*.ipynb")
-                  if not any(part.startswith(".") for part in p.relative_to(folder).parts))
-    if not subs:
-        raise ValueError(f"no notebooks (*.ipynb) in {str(folder)!r}")
-    return subs
-
-
-def _chapter_from_metadata(texts: dict[Path, bytes]) -> str:
-    chapters = set()
+def _chapter_from_metadata(texts: dict[Path, bytes], folder: Path) -> str:
+    chapters = []
     for text in texts.values():
         try:
-            chapters.add(_read_notebook(text).metadata.get("regviz", {}).get("chapter"))
-        except Exception:  # noqa: BLE001
+            chapters.append(_read_notebook(text).metadata.get("regviz", {}).get("chapter"))
+        except Exception:  # noqa: BLE001 - an unreadable notebook gets its own row later
             continue
-    chapters.discard(None)
-    if len(chapters) != 1:
-        what = "several chapters: " + ", ".join(sorted(chapters)) if chapters else "no chapter in the notebooks' metadata"
-        raise ValueError(f"cannot tell which chapter to grade ({what}); pass --chapter")
-    return chapters.pop()
+
+    def is_chapter(name: str) -> bool:
+        try:
+            resolve_chapter(name, folder)
+        except ValueError:
+            return False
+        return True
+
+    return chapter_by_majority(chapters, is_chapter)
+
+
+def _not_graded(student: str, numbers: list[int], note: str) -> Grade:
+    """The row of a submission that never ran: every exercise failed, with the reason as its note."""
+    return Grade(student, raw={"passed": {n: False for n in numbers}, "canaries": set(), "notes": [note],
+                               "messages": {n: "not graded" for n in numbers}})
 
 
 def write_csv(grades: list[Grade], numbers: list[int], out: str | Path) -> None:
@@ -374,7 +370,7 @@ def write_csv(grades: list[Grade], numbers: list[int], out: str | Path) -> None:
             row = [g.student]
             for n in numbers:
                 row += ["pass" if g.passed.get(n) else "fail", g.messages.get(n, "")]
-            w.writerow(row + [g.total, g.note])
+            w.writerow([csv_safe(c) for c in row + [g.total, g.note]])
 
 
 def grade(
@@ -392,6 +388,7 @@ def grade(
     sandbox: str | None = None,
     memory: int = 4 * 10**9,
     output_limit: int = OUTPUT_LIMIT,
+    max_bytes: int = MAX_SUBMISSION_BYTES,
     log=sys.stderr,
 ) -> list[Grade]:
     """Grade every notebook in a folder in parallel and write the CSV.
@@ -408,6 +405,7 @@ def grade(
         sandbox: 'bwrap', 'docker', 'podman' or 'none' (no isolation: a warning, and a note on every row);
             default: bwrap, and a ValueError saying how to install it when it is missing.
         memory: cap on each kernel's data segment (RLIMIT_DATA; docker/podman: --memory) in bytes.
+        max_bytes: a larger submission is not read (its row says so).
         log: stream for one progress line per graded notebook and warnings (None: silent).
     Returns:
         The grades, sorted by student.
@@ -416,15 +414,25 @@ def grade(
             no sandbox available, or an output path inside the submissions folder.
     """
     box = Sandbox(kind=sandbox or "bwrap", memory=memory)  # validates kind and memory before any work
+    if not (isinstance(max_bytes, int) and max_bytes >= 1):
+        raise ValueError(f"max_bytes={max_bytes!r}: give a positive number of bytes")
     subs = find_submissions(submissions)
+    # a row's name is its path as listed, never a link's target (a link to a classmate is the copier's row)
+    names = {p: p.relative_to(submissions).with_suffix("").as_posix() for p in subs}
     submissions = Path(submissions).resolve()
     for what, path in (("--out", Path(out).resolve()), ("--keep", Path(keep).resolve() if keep else None)):
         if path is not None and path.is_relative_to(submissions):
             raise ValueError(f"{what} {str(path)!r} is inside the submissions folder; nothing is ever written there")
     # 1. Read every submission into memory before any kernel starts: nothing a kernel does changes what is graded.
-    texts = {p: p.read_bytes() for p in subs}
+    #    Links, folders, FIFOs, devices and oversized files are refused: each is that student's row.
+    texts, refused = {}, {}
+    for p in subs:
+        try:
+            texts[p] = read_submission(p, max_bytes)
+        except Refused as exc:
+            refused[p] = str(exc)
     folder = Path(notebooks) if notebooks else default_notebook_folder()
-    reference = resolve_chapter(chapter if chapter else _chapter_from_metadata(texts), folder)
+    reference = resolve_chapter(chapter if chapter else _chapter_from_metadata(texts, folder), folder)
     cpus = os.cpu_count() or 1
     jobs = cpus if jobs is None else jobs
     if not 1 <= jobs <= cpus:
@@ -445,8 +453,7 @@ def grade(
         if probe is None:
             print("note: grading as root without a writable pids cgroup: Linux does not apply the process limit "
                   "(RLIMIT_NPROC) to root; grade as an ordinary user to have it", file=log, flush=True)
-    jobs = min(jobs, len(subs))
-    names = {p: p.resolve().relative_to(submissions).with_suffix("").as_posix() for p in subs}
+    jobs = max(1, min(jobs, len(texts)))
     hide = [submissions, Path(out).resolve().parent] + ([Path(keep).resolve()] if keep else [])
     threads = max(1, cpus // jobs)
     run_kw = dict(box=box, quick=quick, parameters=None, hide=hide, threads=threads, timeout=timeout,
@@ -454,6 +461,14 @@ def grade(
     kw = dict(timeout=timeout, total_timeout=total_timeout, quick=quick, kernel_name=kernel_name, keep=keep,
               threads=threads, sandbox=box, hide=hide, output_limit=output_limit, defer_canaries=True)
     grades, waiting, honest = [], [], None
+    for p, note in refused.items():
+        grades.append(judge_canaries(_not_graded(names[p], numbers, note), set()))
+        if log is not None:
+            print(f"{names[p]}: 0/{len(numbers)} - {note}", file=log, flush=True)
+    if not texts:
+        grades.sort(key=lambda g: g.student)
+        write_csv(grades, numbers, out)
+        return grades
 
     def report(g: Grade) -> None:
         grades.append(judge_canaries(g, honest))
@@ -468,7 +483,7 @@ def grade(
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         # 3. One honest run of the reference, alongside the class: canary variants that pass there prove nothing.
         calibration = pool.submit(_calibrate_in_worker, reference, **run_kw)
-        futures = {pool.submit(_grade_in_worker, texts[p], reference, student=names[p], **kw): p for p in subs}
+        futures = {pool.submit(_grade_in_worker, texts[p], reference, student=names[p], **kw): p for p in texts}
         futures[calibration] = None
         for fut in as_completed(futures):
             p = futures[fut]
@@ -480,9 +495,7 @@ def grade(
             try:
                 g = fut.result()
             except Exception as e:  # noqa: BLE001 - a crashed worker is one row, not the end of the run
-                note = _short(f"grader failed: {type(e).__name__}: {e}")
-                g = Grade(names[p], raw={"passed": {n: False for n in numbers}, "canaries": set(), "notes": [note],
-                                         "messages": {n: "not graded" for n in numbers}})
+                g = _not_graded(names[p], numbers, _short(f"grader failed: {type(e).__name__}: {e}"))
             if honest is None:
                 waiting.append(g)
             else:

@@ -57,11 +57,11 @@ class Sandbox:
             raise ValueError(f"nproc={self.nproc}; allowed: at least 16")
 
 
-def parse_memory(text: str) -> int:
+def parse_memory(text: str, *, minimum: int = 256 * 2**20, what: str = "memory") -> int:
     """'4G', '512M', '4000000000' -> bytes (G/M/K are powers of 1000 on disk, 1024 with 'i': '4Gi').
 
     Raises:
-        ValueError: not a positive size of at least 256 MB.
+        ValueError: not a positive size of at least ``minimum`` bytes (default 256 MB).
     """
     s = str(text).strip()
     units = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
@@ -70,9 +70,9 @@ def parse_memory(text: str) -> int:
     try:
         value = int(float(num) * units[unit])
     except (ValueError, KeyError):
-        raise ValueError(f"memory {text!r}; allowed: a size such as 4G, 512M or 4000000000") from None
-    if value < 256 * 2**20:
-        raise ValueError(f"memory {text!r}; allowed: at least 256M")
+        raise ValueError(f"{what} {text!r}; allowed: a size such as 4G, 512M or 4000000000") from None
+    if value < minimum:
+        raise ValueError(f"{what} {text!r}; allowed: at least {minimum:,} bytes")
     return value
 
 
@@ -190,6 +190,9 @@ def _under(path: Path, roots: list[Path]) -> bool:
     return any(path == r or path.is_relative_to(r) for r in roots)
 
 
+SANDBOX_UID = 65534  # nobody
+
+
 def bwrap_command(kernel_argv: list[str], scratch: Path, *, hide: list[Path] = (), env: dict[str, str] | None = None,
                   extra_ro: list[Path] = ()) -> list[str]:
     """bubblewrap argv that runs `kernel_argv` with only `scratch` writable.
@@ -205,15 +208,23 @@ def bwrap_command(kernel_argv: list[str], scratch: Path, *, hide: list[Path] = (
         The command line.
     """
     ro = environment_paths() + [Path(p).resolve() for p in extra_ro if Path(p).exists()]
-    argv = ["bwrap", "--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent", "--new-session",
-            "--hostname", "grader", "--ro-bind", "/usr", "/usr", "--ro-bind-try", "/etc", "/etc"]
+    # bwrap itself starts with an empty environment: it is PID 1 inside, and its /proc/1/environ is readable there
+    # (--clearenv only empties its child's); the kernel runs as nobody (65534), not as root, inside.
+    argv = ["env", "-i", shutil.which("bwrap") or "/usr/bin/bwrap", "--unshare-all", "--unshare-user",
+            "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--die-with-parent",
+            "--new-session", "--hostname", "grader", "--ro-bind", "/usr", "/usr", "--ro-bind-try", "/etc", "/etc"]
     for name in ("bin", "lib", "lib32", "lib64", "sbin"):
         link = Path("/") / name
         if link.is_symlink():
             argv += ["--symlink", str(link.readlink()), str(link)]
         elif link.is_dir():
             argv += ["--ro-bind", str(link), str(link)]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(16 * 2**20), "--tmpfs", "/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(16 * 2**20), "--tmpfs", "/tmp",
+             "--size", str(16 * 2**20), "--tmpfs", "/dev/shm"]  # small: shared memory is not counted by RLIMIT_DATA
+    for secret in ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"):
+        # the user namespace maps the sandbox's uid to the grader's: as root, root-owned files would be readable
+        if os.path.lexists(secret):
+            argv += ["--ro-bind", "/dev/null", secret]
     for p in ro:
         if not _under(p, [Path("/usr"), Path("/etc")]):
             argv += ["--ro-bind", str(p), str(p)]
