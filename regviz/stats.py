@@ -2,7 +2,8 @@
 
 The course's habit: run a headline comparison over at least 3 seeds, print mean ± sd, and claim an effect only
 when the difference of two means exceeds twice its standard error (Welch's standard error of a difference of
-independent means: sqrt(sd_a²/n_a + sd_b²/n_b)).
+independent means: sqrt(sd_a²/n_a + sd_b²/n_b); for two settings run on the same seeds, the paired standard
+error sd(a_i - b_i)/sqrt(n)).
 """
 from __future__ import annotations
 
@@ -95,6 +96,22 @@ def difference(a: Iterable[float], b: Iterable[float]) -> Difference:
     """
     sa, sb = summarize(_values("a", a, 2)), summarize(_values("b", b, 2))
     return Difference(sa.mean - sb.mean, math.hypot(sa.se, sb.se), sa, sb)
+
+
+def paired_difference(a: Iterable[float], b: Iterable[float]) -> Difference:
+    """Compare two settings measured on the SAME seeds (same data subset and initialisation per seed).
+
+    The per-seed differences a_i - b_i cancel what the seeds share (which images were drawn), so the
+    standard error is sd(a - b) / sqrt(n): the paired t statistic (scipy.stats.ttest_rel).
+
+    Args:
+        a, b: one number per seed, in the same seed order (at least 2 pairs).
+    """
+    va, vb = _values("a", a, 2), _values("b", b, 2)
+    if len(va) != len(vb):
+        raise ValueError(f"paired_difference needs one value per seed in both: got {len(va)} and {len(vb)}")
+    d = summarize([x - y for x, y in zip(va, vb)])
+    return Difference(d.mean, d.se, summarize(va), summarize(vb))
 
 
 def binomial_se(accuracy: float, n: int) -> float:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from regviz.stats import binomial_se, difference, summarize, table
+from regviz.stats import binomial_se, difference, paired_difference, summarize, table
 
 
 class TestSummarize:
@@ -48,6 +48,19 @@ class TestDifference:
     def test_needs_two_seeds(self):
         with pytest.raises(ValueError, match="at least 2"):
             difference([0.9], [0.8, 0.7])
+
+
+class TestPairedDifference:
+    def test_paired_t(self):
+        """diff / se is the paired t statistic (scipy.stats.ttest_rel); pairing can pass where Welch cannot."""
+        a, b = [0.519, 0.500, 0.538], [0.541, 0.525, 0.547]
+        d = paired_difference(a, b)
+        assert d.z == pytest.approx(sps.ttest_rel(a, b).statistic)
+        assert d.beyond_noise and not difference(a, b).beyond_noise
+
+    def test_lengths_must_match(self):
+        with pytest.raises(ValueError, match="one value per seed"):
+            paired_difference([1, 2, 3], [1, 2])
 
 
 def test_binomial_se():
