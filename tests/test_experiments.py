@@ -61,3 +61,156 @@ class TestStoredSweep:
         for by_lr in table.values():
             lrs = sorted(by_lr)
             assert len(lrs) >= 6 and math.log10(lrs[-1] / lrs[0]) >= 2
+
+
+@pytest.fixture(scope="module")
+def dropout_tiny():
+    """Chapter 03: a tiny p x seed FashionMNIST sweep (2 p, 2 seeds, 2 epochs)."""
+    from regviz.experiments import dropout
+    return dropout.fashion_sweep(ps=[0.0, 0.5], seeds=[0, 1], n_train=64, n_val=64, width=16, depth=1,
+                                 epochs=2, batch_size=32, device="cpu", n_eval_train=64)
+
+
+class TestDropoutFashionSweep:
+    """Chapter 03: the p x seed sweep on FashionMNIST, its JSON round trip, and fixed sub-networks."""
+
+    def test_shape_and_recorded_settings(self, dropout_tiny):
+        assert dropout_tiny["ps"] == [0.0, 0.5] and dropout_tiny["seeds"] == [0, 1]
+        for p, hs in dropout_tiny["mlp"].items():
+            assert len(hs) == 2 and all(h.config["p"] == p and h.num_epochs == 2 for h in hs)
+            assert [h.config["seed"] for h in hs] == [0, 1]
+        assert [h.config["depth"] for h in dropout_tiny["logistic"]] == [0, 0]
+
+    def test_round_trip(self, dropout_tiny, tmp_path):
+        from regviz.experiments import dropout
+        dropout.save_sweep(dropout_tiny, tmp_path / "g.json", command="cmd")
+        back = dropout.load_sweep(tmp_path / "g.json")
+        assert back["command"] == "cmd" and back["config"] == dropout_tiny["config"]
+        assert back["mlp"][0.5][1].val_loss == dropout_tiny["mlp"][0.5][1].val_loss
+        assert dropout.best_scores(back["logistic"]) == dropout.best_scores(dropout_tiny["logistic"])
+
+    def test_best_scores(self):
+        from regviz.experiments.dropout import best_scores
+        from regviz.history import History
+        h = History(train_loss=[1.0, 0.2], val_loss=[0.9, 1.1], train_acc=[0.5, 0.9], val_acc=[0.6, 0.7])
+        assert best_scores([h]) == {"best val acc": [0.7], "best val loss": [0.9], "final gap": [pytest.approx(0.9)]}
+
+    def test_subnetworks_share_one_mask_per_pass(self):
+        """Each pass is ONE thinned network: with all-equal inputs every row of a pass gives the same output."""
+        import torch
+        from regviz import MLP
+        from regviz.experiments.dropout import subnetwork_probs
+        torch.manual_seed(0)
+        net = MLP(8, 3, width=64, depth=2, p=0.5)
+        X = torch.randn(1, 8).expand(20, 8)
+        probs = subnetwork_probs(net, X, num_masks=5, seed=0)  # (5, 20, 3)
+        assert probs.shape == (5, 20, 3)
+        assert torch.allclose(probs, probs[:, :1].expand_as(probs))       # one mask per pass, shared by the batch
+        assert not torch.allclose(probs[0], probs[1])                       # a new mask each pass
+        assert torch.equal(probs, subnetwork_probs(net, X, num_masks=5, seed=0)) and net.training
+        with torch.no_grad():
+            net.eval(); full = net(X).softmax(-1)
+        assert not torch.allclose(probs[0], full)
+
+
+class TestFashionReference:
+    """Chapter 01: the FashionMNIST reference models, and the stored full-split result."""
+
+    REF = Path(__file__).resolve().parents[1] / "notebooks" / "results" / "fashion_reference.json"
+
+    def test_models(self):
+        from regviz import count_parameters
+        from regviz.experiments.overfitting import reference_model
+        assert count_parameters(reference_model("logreg")) == 784 * 10 + 10  # one nn.Linear(784, 10)
+        assert count_parameters(reference_model("mlp")) == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+        with pytest.raises(ValueError):
+            reference_model("resnet")
+
+    def test_tiny_run_records_what_it_did(self):
+        from regviz.experiments.overfitting import REFERENCE, fashion_reference
+        out = fashion_reference(n_train=1024, n_val=256, epochs=3, models=("logreg", "mlp"), device="cpu")
+        assert out["config"]["n_train"] == 1024 and out["config"]["n_val"] == 256
+        assert set(out["runs"]) == {"logreg", "mlp"}
+        for name, r in out["runs"].items():
+            assert r["reference"] == REFERENCE[name] and r["test_acc"] == r["history"]["val_acc"][-1]
+            assert len(r["history"]["val_acc"]) == 3
+        assert out["runs"]["mlp"]["test_acc"] > 0.5  # learned something in 24 steps (chance is 0.1)
+
+    def test_stored_file_is_the_full_split_near_the_references(self):
+        from regviz.experiments.overfitting import load_reference
+        stored = load_reference(self.REF)
+        assert stored["config"]["n_train"] == 60000 and stored["config"]["n_val"] == 10000
+        assert "--reference" in stored["config"]["command"]
+        for r in stored["runs"].values():
+            assert abs(r["test_acc"] - r["reference"]) <= 0.02 and r["history"].val_acc[-1] == r["test_acc"]
+
+
+class TestFashionLambdaSweep:
+    """Chapter 02: the lambda x seed AdamW sweep on FashionMNIST."""
+
+    def test_shape_config_and_decay(self):
+        from regviz.experiments.weight_decay import fashion_lambda_sweep, per_seed
+        out = fashion_lambda_sweep([0.0, 30.0], seeds=[0, 1], n_train=128, n_val=64, width=16, depth=1, epochs=3,
+                                   lr=1e-2, device="cpu")
+        assert out["lambdas"] == [0.0, 30.0] and out["seeds"] == [0, 1]
+        for lam, hs in zip(out["lambdas"], out["histories"]):
+            assert [h.config["seed"] for h in hs] == [0, 1]
+            assert all(h.config["weight_decay"] == lam and h.config["optimizer"] == "adamw" for h in hs)
+        final = per_seed(out, "train_loss")
+        assert min(final[1]) > max(final[0])  # lr * lambda = 0.3 per step: the decayed nets cannot fit
+        assert per_seed(out, "val_acc", at="best")[0] == [h.val_acc[h.best_epoch - 1] for h in out["histories"][0]]
+        with pytest.raises(ValueError):
+            per_seed(out, at="middle")
+
+
+class TestAugmentationFashion:
+    """Chapter 05: the FashionMNIST augmentation / mixing runs, flips, and the stored grids."""
+
+    STORED = Path(__file__).resolve().parents[1] / "notebooks" / "results" / "augmentation_fashion.json"
+
+    def test_tiny_runs_record_what_they_did(self):
+        from regviz.experiments import augmentation as A
+        r = A.size_run(64, augment=True, steps=4, n_val=64, device="cpu")
+        assert r["n_train"] == 64 and r["augment"] is True and r["epochs"] == 5  # at least 5 epochs
+        assert 0.0 <= r["best_val_acc"] <= 1.0 and r["best_val_acc"] >= r["final_val_acc"]
+        m = A.mixing_run("cutmix", 1.0, n_train=64, epochs=2, n_val=64, device="cpu")
+        assert m["method"] == "cutmix" and m["best_val_nll"] <= m["final_val_nll"] + 1e-9
+        assert 0.0 <= m["final_val_ece"] <= 1.0
+        with pytest.raises(ValueError):
+            A.mixing_run("blend", 1.0, n_train=64, epochs=1, n_val=64)
+
+    def test_vertical_flip_and_turned(self):
+        import torch
+        from regviz.experiments import augmentation as A
+        X = torch.arange(2 * 3 * 3, dtype=torch.float32).view(2, 1, 3, 3)
+        out, _ = A.VerticalFlip(1.0)(X, None, torch.Generator().manual_seed(0))
+        assert torch.equal(out, X.flip(-2)) and torch.equal(X, torch.arange(18.0).view(2, 1, 3, 3))
+        assert torch.equal(A.VerticalFlip(0.0)(X, None)[0], X)
+        Xr = torch.rand(2000, 1, 4, 4)
+        half, _ = A.VerticalFlip(0.5)(Xr, None, torch.Generator().manual_seed(0))
+        flipped = (half == Xr.flip(-2)).flatten(1).all(1).float().mean()
+        assert abs(float(flipped) - 0.5) < 0.03  # each image flipped with probability 1/2
+        assert torch.equal(A.turned(X, "rotate 180"), torch.rot90(X, 2, (-2, -1)))
+        with pytest.raises(ValueError):
+            A.turned(X, "sideways")
+
+    def test_by_setting_groups_seeds(self):
+        from regviz.experiments.augmentation import by_setting
+        rows = [dict(n_train=n, augment=a, seed=s, best_val_acc=n + a + s / 10) for n in (1, 2) for a in (0, 1)
+                for s in (0, 1)]
+        g = by_setting(rows, "n_train,augment", "best_val_acc")
+        assert g[(2, 1)] == [3.0, 3.1] and len(g) == 4
+        assert by_setting(rows, "seed", "best_val_acc")[1] == [1.1, 2.1, 2.1, 3.1]
+
+    def test_stored_grid_is_complete(self):
+        from regviz.experiments.augmentation import by_setting, load_results
+        if not self.STORED.exists():
+            pytest.skip("no stored chapter-05 grid")
+        res = load_results(self.STORED)
+        cfg = res["config"]
+        assert "python -m regviz.experiments.augmentation" in res["command"] and res["seconds"] > 0
+        g = by_setting(res["sizes"], "n_train,augment", "best_val_acc")
+        assert set(g) == {(n, a) for n in cfg["sizes"] for a in (False, True)}
+        assert all(len(v) == len(cfg["seeds"]) >= 3 for v in g.values())
+        m = by_setting(res["mixing"], "method", "final_val_ece")
+        assert set(m) == {"plain", "mixup", "cutmix"} and all(len(v) >= 3 for v in m.values())

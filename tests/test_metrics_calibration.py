@@ -127,3 +127,25 @@ class TestRecorder:
         # smoothing is a training objective: fit reports plain cross-entropy, the same NLL the recorder measures
         assert hist.val_loss[-1] == pytest.approx(hist.extra["val_nll"][-1], rel=1e-6)
         assert hist.config["label_smoothing"] == 0.1
+
+
+class TestCalibrationOverSeeds:
+    """Chapter 04: calibration_over_seeds scores each stacked member on the whole validation set."""
+
+    def test_scores_match_fit_and_table(self):
+        """Each seed's accuracy / NLL equal fit's last-epoch validation numbers; the table carries the verdicts."""
+        from regviz.experiments.label_smoothing import calibration_over_seeds, calibration_table
+        out = calibration_over_seeds("mnist1d", eps_values=(0.0, 0.3), seeds=(0, 1), n_train=200, n_val=None,
+                                     epochs=3, width=16, lr=3e-3, device="cpu")
+        assert out["runs"][0.0]["logits"].shape == (2, len(out["y"]), 10)
+        for r in out["runs"].values():
+            for h, s in zip(r["hists"], r["scores"]):
+                assert s["acc"] == pytest.approx(h.val_acc[-1], abs=1e-6)
+                assert s["nll"] == pytest.approx(h.val_loss[-1], rel=1e-4)
+                assert 0 <= s["ece"] <= 1 and s["T"] > 0
+        assert out["runs"][0.0]["hists"][0].config["label_smoothing"] == 0.0
+        assert out["runs"][0.3]["hists"][1].config["label_smoothing"] == 0.3
+        # eps=0.3 lowers the mean confidence of every seed
+        assert all(a["conf"] > b["conf"] for a, b in zip(out["runs"][0.0]["scores"], out["runs"][0.3]["scores"]))
+        text = calibration_table(out)
+        assert "vs eps=0" in text and ("beyond 2 SE" in text or "within noise" in text)

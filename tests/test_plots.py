@@ -85,3 +85,92 @@ class TestRescale:
         _rescale(ax)
         lo, hi = ax.get_xlim()
         assert lo < 1e-3 < hi and hi - lo > 1e-4
+
+
+class TestSeedSweep:
+    """Chapter 03: plot_seed_sweep draws the per-knob means with ±2 SE bars and a baseline band."""
+
+    def test_means_and_error_bars(self):
+        from regviz.plots import plot_seed_sweep
+        from regviz.stats import summarize
+        runs = {0.0: [0.80, 0.82, 0.81], 0.5: [0.85, 0.86, 0.84]}
+        ax = plot_seed_sweep(runs, knob="p", ylabel="acc", baseline=[0.7, 0.72, 0.71])
+        line = ax.lines[0]
+        assert list(line.get_ydata()) == pytest.approx([0.81, 0.85])
+        bar = ax.containers[0].lines[2][0].get_segments()[1]  # the p=0.5 error bar, (x, y) ends
+        assert bar[1, 1] - bar[0, 1] == pytest.approx(4 * summarize(runs[0.5]).se)
+        assert any("0.710" in t.get_text() for t in ax.get_legend().get_texts())
+
+    def test_empty(self):
+        from regviz.plots import plot_seed_sweep
+        with pytest.raises(ValueError):
+            plot_seed_sweep({}, knob="p", ylabel="acc")
+
+
+class TestLambdaErrorbars:
+    """Chapter 02: plot_lambda_errorbars draws mean ± 2 SE against lambda on a symlog axis."""
+
+    def test_draws_means_and_symlog(self):
+        from regviz.plots import plot_lambda_errorbars
+        ax = plot_lambda_errorbars([0.0, 0.1, 1.0], [[0.5, 0.7], [0.8, 0.8], [0.2, 0.4]])
+        assert ax.get_xscale() == "symlog"
+        line = ax.get_lines()[0]
+        assert list(line.get_ydata()) == pytest.approx([0.6, 0.8, 0.3])
+
+    def test_mismatch(self):
+        from regviz.plots import plot_lambda_errorbars
+        with pytest.raises(ValueError):
+            plot_lambda_errorbars([0.0, 1.0], [[0.5]])
+
+
+class TestSeedCurves:
+    """Chapter 06: plot_seed_curves draws the mean validation curve over seeds, a ±2 SE band and the marks."""
+
+    def test_mean_and_marks(self):
+        from regviz.plots import plot_seed_curves
+        ax = plot_seed_curves({"run": [_h(1.0), _h(2.0)]}, metric="loss", marks={"run": [2, 3]})
+        val = ax.lines[1]
+        assert list(val.get_ydata()) == pytest.approx([1.65, 1.2, 1.35])
+        assert [tuple(l.get_ydata()) for l in ax.lines[2:]] == [(0.8,), (1.8,)]
+        assert "restored epoch (each seed)" in [t.get_text() for t in ax.get_legend().get_texts()]
+        assert ax.get_yscale() == "log"
+
+    def test_empty(self):
+        from regviz.plots import plot_seed_curves
+        with pytest.raises(ValueError):
+            plot_seed_curves({"run": []})
+
+
+class TestHistograms:
+    """Chapter 03: plot_histograms draws one histogram per sample and one line per mark."""
+
+    def test_counts_and_marks(self):
+        from regviz.plots import plot_histograms
+        ax = plot_histograms({"a": [0.1, 0.2, 0.2], "b": [0.9]}, xlabel="x", bins=4, marks={"m": 0.5})
+        heights = [p.get_height() for p in ax.patches]
+        assert sum(heights) == 4 and len(heights) == 8
+        assert [l.get_xdata()[0] for l in ax.lines] == [0.5]
+
+    def test_empty(self):
+        from regviz.plots import plot_histograms
+        with pytest.raises(ValueError):
+            plot_histograms({}, xlabel="x")
+
+
+class TestChapter05Plots:
+    """Chapter 05: accuracy vs n_train with 2-SE error bars, and per-seed bars."""
+
+    def test_vs_size_means_and_error_bars(self):
+        from regviz.plots import plot_vs_size
+        ax = plot_vs_size({"none": {100: [0.5, 0.7], 1000: [0.8, 0.8]}, "aug": {100: [0.6, 0.6], 1000: [0.9, 0.9]}})
+        ys = [list(line.get_ydata()) for line in ax.get_lines()]
+        assert [0.6, 0.8] in ys and [0.6, 0.9] in ys  # means per n
+        caps = [c for c in ax.collections]  # error-bar segments: ±2 SE = ±0.2 for [0.5, 0.7]
+        segs = caps[0].get_segments()
+        assert abs((segs[0][1][1] - segs[0][0][1]) - 0.4) < 1e-9
+
+    def test_seed_bars(self):
+        from regviz.plots import plot_seed_bars
+        ax = plot_seed_bars({"plain": [0.1, 0.3], "mixup": [0.05, 0.05]}, ylabel="ECE")
+        assert [round(p.get_height(), 9) for p in ax.patches] == [0.2, 0.05]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["plain", "mixup"]

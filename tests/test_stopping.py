@@ -4,7 +4,7 @@ import torch
 
 import regviz
 from regviz import EarlyStopping
-from regviz.experiments.early_stopping import replay_early_stopping
+from regviz.experiments.early_stopping import noisy_fashion_runs, replay_early_stopping, restored_vs_last, seed_runs
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,48 @@ class TestReplay:
         stop, best = replay_early_stopping(full.val_loss, patience)
         assert (stop, best) == (stopped.num_epochs, stopped.best_epoch)
         assert stopped.val_loss == full.val_loss[:stop]
+
+
+class TestRestoredVsLast:
+    """restored_vs_last reads off the weights EarlyStopping(restore_best=True) would keep, from a stored curve."""
+
+    def test_matches_a_restored_fit(self, noisy_data):
+        """Its best epoch and accuracy are those of the model an early-stopped fit restores."""
+        full = regviz.fit(_model(noisy_data), noisy_data, epochs=40, lr=3e-3, batch_size=50, progress=False,
+                          device="cpu")
+        model = _model(noisy_data)
+        regviz.fit(model, noisy_data, epochs=40, lr=3e-3, batch_size=50, progress=False, device="cpu",
+                   early_stopping=EarlyStopping(patience=3))
+        r = restored_vs_last(full, patience=3)
+        _, acc = regviz.evaluate(model, noisy_data.X_val, noisy_data.y_val)
+        assert r["best"] < r["stop"] <= 40
+        assert acc == pytest.approx(r["best_acc"], abs=1e-9)
+        assert r["last_acc"] == full.val_acc[-1] and r["best_loss"] == min(full.val_loss[:r["stop"]])
+
+
+class TestNoisyFashionRuns:
+    """noisy_fashion_runs: one stacked run per seed, each replayed."""
+
+    def test_tiny(self):
+        """Seeds differ, each entry replays its own curve, and label noise reaches the training labels."""
+        out = noisy_fashion_runs(seeds=(0, 1), n_train=120, n_val=100, epochs=4, width=16, patience=2, device="cpu")
+        h0, h1 = out["hists"]
+        assert h0.config["seed"] == 0 and h1.config["seed"] == 1 and h0.val_loss != h1.val_loss
+        assert h0.config["label_noise"] == 0.4
+        for h, r in zip(out["hists"], out["stops"]):
+            assert (r["stop"], r["best"]) == replay_early_stopping(h.val_loss, 2)
+            assert r["best_acc"] == h.val_acc[r["best"] - 1]
+
+
+class TestSeedRuns:
+    """seed_runs trains each setting once per seed."""
+
+    def test_cosine_vs_constant(self, noisy_data):
+        """One History per seed; the cosine run's LR ends near zero, the constant one's stays put."""
+        S = torch.optim.lr_scheduler
+        out = seed_runs(lambda: regviz.MLP(noisy_data.in_features, 10, width=16), noisy_data,
+                            {"constant": {}, "cosine": {"scheduler": lambda o: S.CosineAnnealingLR(o, T_max=4)}},
+                            seeds=(0, 1), device="cpu", epochs=5, lr=1e-2, batch_size=100)
+        assert [len(v) for v in out.values()] == [2, 2]
+        assert out["constant"][0].lr[-1] == 1e-2 and out["cosine"][0].lr[-1] < 1e-3
+        assert out["constant"][0].val_loss != out["constant"][1].val_loss

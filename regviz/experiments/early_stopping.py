@@ -1,17 +1,19 @@
-"""Chapter 06: one long MNIST-1D run, and where early stopping would stop on it for any patience, replayed.
+"""Chapter 06: one long MNIST-1D run, and where early stopping would stop on it for any patience, replayed; the
+noisy-label FashionMNIST runs over seeds (restored best epoch vs last epoch); learning-rate schedules over seeds.
 
 Prechelt, "Early Stopping - But When?", in Neural Networks: Tricks of the Trade (Springer, 1998).
 """
 from __future__ import annotations
 
 import functools
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..data import load_dataset
 from ..device import seeded
 from ..history import History
 from ..models import MLP
 from ..stopping import EarlyStopping
+from ..sweep import sweep
 from ..train import fit
 from ..validate import check_int, check_number
 
@@ -67,3 +69,66 @@ def replayed_run(*, label_noise: float = 0.2, fast: bool = False, device=None, s
     """``train_run`` and its ``replay_grid``: ``{"hist": History, "stops": {(patience, min_delta): (stop, best)}}``."""
     hist = train_run(label_noise=label_noise, fast=fast, device=device, seed=seed)
     return {"hist": hist, "stops": replay_grid(hist)}
+
+
+def restored_vs_last(hist: History, patience: int = 5, min_delta: float = 0.0) -> dict:
+    """What ``EarlyStopping(patience, min_delta, restore_best=True)`` would have kept on one stored run, vs its last epoch.
+
+    Replays the stored validation loss (``replay_early_stopping``), so for a deterministic run this is exactly
+    the model that ``fit(..., early_stopping=...)`` restores; it also works for the members of a stacked
+    ``sweep``, whose ``fit`` does not take ``early_stopping``.
+
+    Returns:
+        ``{"stop": stop_epoch, "best": restored epoch, "best_acc", "best_loss": validation accuracy / loss of the
+        restored weights, "last_acc", "last_loss": those of the last epoch}`` (epochs 1-based).
+    """
+    stop, best = replay_early_stopping(hist.val_loss, patience, min_delta)
+    return {"stop": stop, "best": best, "best_acc": hist.val_acc[best - 1], "best_loss": hist.val_loss[best - 1],
+            "last_acc": hist.val_acc[-1], "last_loss": hist.val_loss[-1]}
+
+
+def noisy_fashion_runs(*, seeds: Sequence[int] = (0, 1, 2), n_train: int = 2000, n_val: int = 2000,
+                       label_noise: float = 0.4, epochs: int = 60, width: int = 512, p: float = 0.0,
+                       lr: float = 1e-3, patience: int = 5, data_seed: int = 0, device=None, **fit_kwargs) -> dict:
+    """FashionMNIST with flipped training labels, one MLP (784-width-width-10, AdamW) per seed, trained long enough
+    to memorise the noise (Arpit et al., ICML 2017; Zhang et al., ICLR 2017): the chapter's early-stopping headline.
+
+    The seeds train as one stacked model (``sweep(knob="seed")``: they differ in initialisation and shuffling;
+    the training subset and its flipped labels are fixed by ``data_seed``). Early stopping with restored weights
+    is replayed on each stored curve (``restored_vs_last``).
+
+    Args:
+        fit_kwargs: more ``fit`` settings (``weight_decay``, ``label_smoothing``, ``batch_size`` ...; default
+            batch 100, ``n_eval_train=500``).
+
+    Returns:
+        ``{"hists": [History per seed], "stops": [restored_vs_last(h, patience) per seed]}``.
+    """
+    check_number("label_noise", label_noise, high=1.0, high_inclusive=False)
+    data = load_dataset("fashion_mnist", n_train=n_train, n_val=n_val, label_noise=label_noise, seed=data_seed,
+                        device=device)
+    fit_kwargs.setdefault("batch_size", 100)
+    fit_kwargs.setdefault("n_eval_train", min(500, n_train))
+    hists = sweep(lambda: MLP(data.in_features, data.num_classes, width=width, depth=2, p=p), data, knob="seed",
+                  values=list(seeds), epochs=epochs, lr=lr, device=device, progress=False, **fit_kwargs)
+    return {"hists": hists, "stops": [restored_vs_last(h, patience) for h in hists]}
+
+
+def seed_runs(make_model: Callable[[], object], data, settings: dict[str, dict], *, seeds: Sequence[int] = (0, 1, 2),
+              device=None, **fit_kwargs) -> dict[str, list[History]]:
+    """``{name: [History per seed]}``: each setting trained once per seed, one ``fit`` after another (for knobs a
+    stacked ``sweep`` cannot vary: schedules, batch size).
+
+    Args:
+        make_model: builds a fresh model (called inside ``seeded(seed)`` for each run).
+        settings: ``{name: fit keyword arguments}``, e.g. ``{"cosine": {"scheduler": ...}, "B=512": {"batch_size": 512}}``.
+        fit_kwargs: the ``fit`` settings all runs share (epochs, lr, batch_size ...); a setting overrides them.
+    """
+    out: dict[str, list[History]] = {}
+    for name, kw in settings.items():
+        out[name] = []
+        for s in seeds:
+            with seeded(s, device):
+                model = make_model()
+            out[name].append(fit(model, data, seed=s, device=device, progress=False, **{**fit_kwargs, **kw}))
+    return out

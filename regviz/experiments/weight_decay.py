@@ -1,15 +1,23 @@
 """Chapter 02: one digits run under an L2 or L1 penalty of strength lambda, with weight snapshots.
 
 L2 as SGD weight decay on the weights only (Krogh & Hertz, NeurIPS 1991); L1 by subgradient or by the proximal
-(soft-threshold) step (Tibshirani, "Regression Shrinkage and Selection via the Lasso", 1996).
+(soft-threshold) step (Tibshirani, "Regression Shrinkage and Selection via the Lasso", 1996). The FashionMNIST
+lambda sweep uses AdamW's decoupled decay (Loshchilov & Hutter, ICLR 2019).
 """
 from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
 
 import torch
 
 from ..data import load_dataset
 from ..device import seeded
+from ..history import History
 from ..models import MLP
+from ..sweep import sweep
 from ..train import fit
 from ..validate import check_choice, check_number
 
@@ -54,3 +62,75 @@ def train_setting(*, penalty: str, lam: float, epochs: int = 60, marks=(), seed:
         hist = fit(model, data, optimizer="sgd", epochs=epochs, lr=lr, momentum=momentum, batch_size=32, seed=seed,
                    device=device, progress=False, on_epoch_end=snap, **kwargs)
     return {"history": hist, "weights": snaps}
+
+
+FASHION_LAMBDAS = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+FASHION_COMMAND = ("python -m regviz.experiments.weight_decay --fashion-sweep "
+                   "--out notebooks/results/fashion_lambda_sweep.json")
+
+
+def fashion_lambda_sweep(lambdas=FASHION_LAMBDAS, *, seeds=(0, 1, 2), n_train: int = 1000, n_val: int = 2000,
+                         label_noise: float = 0.2, width: int = 256, depth: int = 2, epochs: int = 60,
+                         lr: float = 1e-3, batch_size: int = 64, device=None, data_seed: int = 0) -> dict:
+    """An MLP on a FashionMNIST subset under AdamW's decoupled weight decay, for each lambda and seed.
+
+    Each lambda trains ``len(seeds)`` MLPs as one stacked model (``sweep(knob="seed")``); every seed sees the same
+    ``n_train`` images (drawn with ``data_seed``, ``label_noise`` of their labels flipped) and is judged on the
+    same first ``n_val`` test images (clean labels).
+
+    Returns:
+        ``{"lambdas": [...], "seeds": [...], "histories": [[History per seed] per lambda], "config": {...}}``.
+    """
+    lambdas = [float(v) for v in lambdas]
+    for v in lambdas:
+        check_number("weight_decay", v)
+    data = load_dataset("fashion_mnist", n_train=n_train, n_val=n_val, label_noise=label_noise, seed=data_seed,
+                        device=device)
+    make = lambda: MLP(data.in_features, data.num_classes, width=width, depth=depth)  # noqa: E731
+    hists = [sweep(make, data, knob="seed", values=list(seeds), optimizer="adamw", weight_decay=lam, epochs=epochs,
+                   lr=lr, batch_size=batch_size, device=device, progress=False) for lam in lambdas]
+    return {"lambdas": lambdas, "seeds": list(seeds), "histories": hists,
+            "config": dict(n_train=n_train, n_val=n_val, label_noise=label_noise, width=width, depth=depth, epochs=epochs, lr=lr,
+                           batch_size=batch_size, optimizer="adamw", data_seed=data_seed)}
+
+
+def per_seed(result: dict, metric: str = "val_acc", at: str = "final") -> list[list[float]]:
+    """One list per lambda of ``metric`` per seed, at the ``"final"`` epoch or the ``"best"`` (lowest val loss)."""
+    check_choice("at", at, ("final", "best"))
+    return [[getattr(h, metric)[(h.best_epoch - 1) if at == "best" else -1] for h in hs]
+            for hs in result["histories"]]
+
+
+def save_fashion_sweep(result: dict, path: str | Path, **extra) -> None:
+    """Write ``fashion_lambda_sweep``'s result as JSON (Histories as dicts; ``extra`` goes into ``config``)."""
+    out = dict(result, config={**result["config"], **extra},
+               histories=[[h.to_dict() for h in hs] for hs in result["histories"]])
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(out, indent=1))
+
+
+def load_fashion_sweep(path: str | Path) -> dict:
+    """A stored ``fashion_lambda_sweep`` result, Histories restored."""
+    d = json.loads(Path(path).read_text())
+    d["histories"] = [[History.from_dict(h) for h in hs] for hs in d["histories"]]
+    return d
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="chapter 02's stored runs")
+    ap.add_argument("--fashion-sweep", action="store_true", help="the FashionMNIST lambda x seed sweep")
+    ap.add_argument("--out", required=True, help="JSON file to write")
+    ap.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    args = ap.parse_args(argv)
+    if not args.fashion_sweep:
+        ap.error("nothing to do: pass --fashion-sweep")
+    torch.set_num_threads(min(torch.get_num_threads(), 2))
+    t = time.perf_counter()
+    result = fashion_lambda_sweep(device=args.device)
+    save_fashion_sweep(result, args.out, command=FASHION_COMMAND, wall_s=round(time.perf_counter() - t, 1),
+                       threads=torch.get_num_threads(), torch=torch.__version__)
+    print(f"wrote {args.out} ({round(time.perf_counter() - t, 1)} s)")
+
+
+if __name__ == "__main__":
+    main()
