@@ -104,8 +104,10 @@ def soft_threshold(w: torch.Tensor, threshold: float | torch.Tensor) -> torch.Te
 def prox_l1_(model: nn.Module, *, lr: float, l1: float, weights_only: bool = True) -> None:
     """Proximal-gradient L1 step, IN PLACE: after an optimiser step on the data loss, ``w <- soft_threshold(w, lr*l1)``.
 
-    With plain SGD this is ISTA (proximal gradient descent on ``loss + l1 * sum|w|``): weights whose magnitude
-    falls below ``lr * l1`` land on exactly 0 instead of oscillating around it as a subgradient step does.
+    After a full-batch gradient step this is ISTA (proximal gradient descent on ``loss + l1 * sum|w|``); after a
+    mini-batch SGD step without momentum it is proximal SGD. After a momentum or Adam step it is only a heuristic:
+    the threshold ``lr * l1`` ignores the per-parameter step sizes Adam uses. Either way, weights whose magnitude
+    falls below the threshold land on exactly 0 instead of oscillating around it as a subgradient step does.
     """
     check_number("lr", lr)
     check_number("l1", l1)

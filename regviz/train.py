@@ -250,7 +250,8 @@ def fit(
         weight_decay: lambda, handed to the optimiser. decay: ``"all"`` parameters, or only ``"weights"``
             (biases and normalisation parameters are not decayed; ``regviz.penalties.decay_groups``).
         l1: strength of the L1 penalty on weights (biases skipped). l1_proximal: instead of adding the
-            penalty to the loss (subgradient), soft-threshold the weights by ``lr * l1`` after each step (ISTA).
+            penalty to the loss (subgradient), soft-threshold the weights by ``lr * l1`` after each step (proximal SGD; ISTA only for full-batch
+            gradient steps, a heuristic after momentum or Adam steps: ``regviz.penalties.prox_l1_``).
         label_smoothing: eps of ``F.cross_entropy``; training only (evaluation reports plain cross-entropy).
         z_loss: coefficient of ``regviz.losses.z_loss`` (PaLM used 1e-4); training only.
         fused: see ``make_optimizer``.
