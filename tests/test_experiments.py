@@ -44,6 +44,33 @@ class TestRunSweep:
         assert out["config"]["model"]["d_model"] == 256 and out["config"]["model"]["block_size"] == 128
         assert math.isfinite(out["runs"][0]["val_loss"][0])
 
+    def test_cli_adds_variants_to_a_stored_sweep(self, tiny_scale, tmp_path, monkeypatch, capsys):
+        """--variants runs only the named ones and merges them into an existing file made with the same setting;
+        an unknown name is refused."""
+        monkeypatch.setattr(lm_stability, "LRS", (1e-3,))
+        monkeypatch.setattr(lm_stability, "run_sweep",
+                            lambda run=lm_stability.run_sweep, **kw: run(**{**kw, "lrs": (1e-3,)}))
+        out = tmp_path / "s.json"
+        lm_stability.main(["--out", str(out), "--scale", "tiny", "--device", "cpu",
+                           "--variants", lm_stability.RECIPE])
+        lm_stability.main(["--out", str(out), "--scale", "tiny", "--device", "cpu",
+                           "--variants", lm_stability.NEITHER])
+        runs = lm_stability.load(out)["runs"]
+        assert [r["variant"] for r in runs] == [lm_stability.RECIPE, lm_stability.NEITHER]
+        assert runs[1]["qk_norm"] is False and runs[1]["z_loss_coef"] == 0.0
+        with pytest.raises(SystemExit):
+            lm_stability.main(["--out", str(out), "--scale", "tiny", "--variants", "no layernorm at all"])
+        assert "not known" in capsys.readouterr().err
+
+    def test_bfloat16_precision_is_recorded_and_differs(self, tiny_scale):
+        kw = dict(lrs=(3e-3,), variants=(("a", 1e-4, True),), scale="tiny", device="cpu", progress=False)
+        bf = lm_stability.run_sweep(precision="bfloat16", **kw)
+        fp = lm_stability.run_sweep(**kw)
+        assert bf["config"]["precision"] == "bfloat16" and "precision" not in fp["config"]
+        assert bf["runs"][0]["val_loss"] != fp["runs"][0]["val_loss"]  # autocast reached the forward pass
+        with pytest.raises(ValueError, match="allowed"):
+            lm_stability.run_sweep(precision="float8", **kw)
+
     def test_bad_scale(self):
         """An unknown scale raises ValueError naming the allowed ones."""
         with pytest.raises(ValueError, match="cpu"):
@@ -57,7 +84,7 @@ class TestStoredSweep:
         """At least 6 learning rates spanning at least 2 decades, for every variant of the module."""
         sweep = lm_stability.load(STORED)
         table = lm_stability.final_losses(sweep)
-        assert set(table) == {name for name, _, _ in lm_stability.VARIANTS}
+        assert set(table) == {name for name, _, _ in lm_stability.VARIANTS}  # the "neither" variant included
         for by_lr in table.values():
             lrs = sorted(by_lr)
             assert len(lrs) >= 6 and math.log10(lrs[-1] / lrs[0]) >= 2
@@ -111,6 +138,28 @@ class TestDropoutFashionSweep:
         with torch.no_grad():
             net.eval(); full = net(X).softmax(-1)
         assert not torch.allclose(probs[0], full)
+
+
+class TestDropoutMoreData:
+    """Chapter 03's second stored grid: 5,000 images, p = 0 vs 0.5, at least 3 seeds, and the CLI that made it."""
+
+    def test_stored_file(self):
+        from regviz.experiments import dropout
+        if not dropout.STORED_MORE_DATA.exists():
+            pytest.skip("no stored 5,000-image dropout grid")
+        d = dropout.load_sweep(dropout.STORED_MORE_DATA)
+        assert d["config"]["n_train"] == dropout.MORE_DATA["n_train"] and sorted(d["mlp"]) == [0.0, 0.5]
+        assert all(len(hs) == len(d["seeds"]) >= 3 for hs in d["mlp"].values())
+        assert all(h.num_epochs == dropout.MORE_DATA["epochs"] for h in d["mlp"][0.5])
+        assert "--setting more_data" in d["command"]
+
+    def test_cli_rejects_bad_ps(self, capsys):
+        from regviz.experiments.dropout import main
+        with pytest.raises(SystemExit):
+            main(["--out", "x.json", "--ps", "0,half"])
+        assert "--ps='0,half'" in capsys.readouterr().err
+        with pytest.raises(SystemExit):
+            main(["--out", "x.json", "--setting", "huge"])
 
 
 class TestFashionReference:
@@ -214,3 +263,66 @@ class TestAugmentationFashion:
         assert all(len(v) == len(cfg["seeds"]) >= 3 for v in g.values())
         m = by_setting(res["mixing"], "method", "final_val_ece")
         assert set(m) == {"plain", "mixup", "cutmix"} and all(len(v) >= 3 for v in m.values())
+
+    def test_both_stored_grids_differ_in_steps(self):
+        """The chapter contrasts a short and a long training budget: same CNN and augmentation, more steps."""
+        from regviz.experiments.augmentation import load_results
+        short = self.STORED.with_name("augmentation_fashion_400steps.json")
+        if not (self.STORED.exists() and short.exists()):
+            pytest.skip("stored chapter-05 grids missing")
+        a, b = load_results(short)["config"], load_results(self.STORED)["config"]
+        assert a["steps"] < b["steps"] and a["cnn"] == b["cnn"] and a["augment"] == b["augment"]
+        assert a["mix_epochs"] < b["mix_epochs"]
+
+    def test_cli_rejects_bad_sizes(self, capsys):
+        from regviz.experiments.augmentation import main
+        with pytest.raises(SystemExit):
+            main(["--out", "x.json", "--sizes", "250,lots"])
+        assert "--sizes='250,lots'" in capsys.readouterr().err
+
+
+class TestLMRegularisers:
+    """Chapter 07: every LM regulariser over seeds, in the setting that has learned more than pair counts."""
+
+    def test_tiny_run(self):
+        from regviz.experiments import lm_regularisers as L
+        r = L.run(variants=("none", "weight tying", "weight decay 1.0, all parameters"), seeds=(0, 1),
+                  n_train_blocks=8, epochs=2, n_eval_val=8, log=None)
+        assert r["config"]["train_chars"] == 8 * 32 and r["config"]["seeds"] == [0, 1]
+        assert {"bigram", "kneser-ney 3"} <= set(r["baselines"])
+        best = L.by_variant(r)
+        assert set(best) == {"none", "weight tying", "weight decay 1.0, all parameters"}
+        assert all(len(v) == 2 for v in best.values())
+        assert best["none"][0] != best["none"][1]  # the seed changes the run
+        gap = L.by_variant(r, "final gap")["none"][0]
+        run0 = next(x for x in r["runs"] if x["variant"] == "none" and x["seed"] == 0)
+        assert gap == pytest.approx(run0["val_loss"][-1] - run0["train_loss"][-1])
+
+    def test_bad_names(self):
+        from regviz.experiments import lm_regularisers as L
+        with pytest.raises(ValueError, match="allowed"):
+            L.run(variants=("dropconnect",))
+        with pytest.raises(ValueError, match="allowed"):
+            L.run(variants=("none",), width=3)
+        with pytest.raises(ValueError, match="allowed"):
+            L.by_variant({"runs": []}, "median")
+
+    def test_stored_file(self):
+        from regviz.experiments import lm_regularisers as L
+        if not L.STORED.exists():
+            pytest.skip("no stored chapter-07 regulariser grid")
+        r = L.load()
+        best = L.by_variant(r)
+        assert set(best) == set(L.VARIANTS) and all(len(v) >= 3 for v in best.values())
+        assert "python -m regviz.experiments.lm_regularisers" in r["command"] and r["seconds"] > 0
+
+    def test_zloss_grid(self):
+        from regviz.experiments import lm_regularisers as L
+        r = L.run(variants=("none", "z-loss 0.1"), seeds=(0,), n_train_blocks=8, epochs=2, n_eval_val=8, log=None)
+        z = L.by_variant(r, "final log Z")
+        assert set(z) == {"none", "z-loss 0.1"} and all(len(r_["log_z"]) == 2 for r_ in r["runs"])
+        assert z["z-loss 0.1"][0] != z["none"][0]  # the coefficient reached the loss
+        if L.STORED_Z.exists():
+            stored = L.load(L.STORED_Z)
+            assert set(L.by_variant(stored, "final log Z")) == set(L.Z_VARIANTS)
+            assert "--grid zloss" in stored["command"]
