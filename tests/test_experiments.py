@@ -89,6 +89,17 @@ class TestStoredSweep:
             lrs = sorted(by_lr)
             assert len(lrs) >= 6 and math.log10(lrs[-1] / lrs[0]) >= 2
 
+    def test_bfloat16_file_matches_the_float32_setting(self):
+        """The bfloat16 sweep covers the same learning rates and setting as the float32 one, for its variants."""
+        bf = lm_stability.load(STORED.with_name("lm_lr_sweep_bf16.json"))
+        fp = lm_stability.load(STORED)
+        assert bf["config"]["precision"] == "bfloat16" and "precision" not in fp["config"]
+        strip = lambda c: {k: v for k, v in c.items() if k not in ("precision", "threads")}  # noqa: E731
+        assert strip(bf["config"]) == strip(fp["config"])
+        t16, t32 = lm_stability.final_losses(bf), lm_stability.final_losses(fp)
+        assert {lm_stability.RECIPE, lm_stability.NEITHER} <= set(t16)
+        assert all(sorted(t16[n]) == sorted(t32[n]) for n in t16)
+
 
 @pytest.fixture(scope="module")
 def dropout_tiny():

@@ -11,7 +11,8 @@ and adds them to an existing file made with the same setting)::
 
     python -m regviz.experiments.lm_stability --out notebooks/results/lm_lr_sweep.json
 
-and larger, e.g. on a GPU: ``--scale gpu`` (wider, deeper model trained on the whole corpus for longer).
+``--precision bfloat16`` runs every forward pass under ``torch.autocast`` (the chapter's
+``lm_lr_sweep_bf16.json``: two variants, 18 minutes of emulated bfloat16), and larger, e.g. on a GPU: ``--scale gpu`` (wider, deeper model trained on the whole corpus for longer).
 """
 from __future__ import annotations
 
