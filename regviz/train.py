@@ -349,8 +349,8 @@ def fit(
     gens = [torch.Generator().manual_seed(s) for s in seeds]  # shuffling, one stream per model
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=epochs, desc=f"fit x{K}" if K else "fit", unit="epoch", leave=False)
+        from .progress import progress_bar  # closing it leaves "fit: 5/5 epochs, ..." in a saved notebook
+        bar = progress_bar(total=epochs, desc=f"fit x{K}" if K else "fit", unit="epoch")
     alive = [True] * (K or 1)
     # per-model knob vectors of a stacked model, on the device once (not rebuilt every step)
     col = lambda v: torch.tensor(v, dtype=torch.float32, device=dev).view(K, 1, 1)  # noqa: E731

@@ -5,6 +5,7 @@ so the whole path runs: panel -> saved bundle -> Sphinx/MyST-NB page -> slider m
 """
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -134,27 +135,200 @@ def test_static_slider_in_chromium(tmp_path, monkeypatch):
         assert problems == [] and external == []
 
 
-@pytest.mark.browser
-def test_chapter_page_in_chromium(tmp_path):
-    """Chapter 03 as committed: its page's static p slider swaps the picture, with no console errors."""
+# --- the whole course site in Chromium, served from 127.0.0.1, every other address blocked -------------------------
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+# Text a reader would see if MathJax had not run: TeX delimiters outside code, scripts and rendered maths.
+_RAW_TEX = r"""() => {
+  const skip = (el) => el.closest("pre, code, script, style, textarea, mjx-container, .regviz-static-panel");
+  const walker = document.createTreeWalker(document.querySelector("main") || document.body, NodeFilter.SHOW_TEXT);
+  const raw = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const tex = /\\\(|\\\[|\$\$|\\begin\{/;
+    if (!skip(n.parentElement) && tex.test(n.textContent)) raw.push(n.textContent.trim().slice(0, 80));
+  }
+  const math = Array.from(document.querySelectorAll("main .math"));
+  return {math: math.length, unrendered: math.filter((m) => !m.querySelector("mjx-container")).length,
+          containers: document.querySelectorAll("main mjx-container").length, raw: raw};
+}"""
+
+# One static-slider move that lands on a precomputed frame: [panel, slider, key] or null.
+_PRECOMPUTED_MOVE = """(panel) => {
+  const spec = JSON.parse(panel.querySelector("script.regviz-frames").textContent);
+  const inputs = Array.from(panel.querySelectorAll("input.regviz-static-slider"));
+  const at = inputs.map((i) => Number(i.value));
+  for (let k = 0; k < inputs.length; k++) {
+    if (inputs[k].disabled) continue;
+    for (const [step, key] of [[1, "ArrowRight"], [-1, "ArrowLeft"]]) {
+      const v = at[k] + step;
+      if (v < 0 || v > Number(inputs[k].max)) continue;
+      const idx = at.slice(); idx[k] = v;
+      if (spec.frames[idx.join("-")]) return [k, key];
+    }
+  }
+  return null;
+}"""
+
+
+@pytest.fixture(scope="module")
+def course_site(tmp_path_factory):
+    """The whole course built once (scripts/site.py), served over HTTP on 127.0.0.1: (base URL, output folder)."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path_factory.mktemp("site")
+    out = root / "html"
+    site.build(NOTEBOOKS, out, stage=root / "stage")
+    handler = functools.partial(type("Quiet", (http.server.SimpleHTTPRequestHandler,),
+                                     {"log_message": lambda *a: None}), directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", out
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def site_browser():
     if CHROMIUM is None:
         pytest.skip("chromium not found: install Debian's package (apt-get install -y chromium, or "
                     "bash scripts/ensure-chromium.sh as root) to run the browser test")
     pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
-    out = tmp_path / "html"
-    site.build([ROOT / "notebooks" / "03_dropout.ipynb"], out, stage=tmp_path / "stage")
     with jh.chromium_context(CHROMIUM) as ctx:
-        page = ctx.new_page()
-        problems = []
-        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort())
-        page.goto((out / "03_dropout.html").as_uri())
-        panel = page.locator(".regviz-static-panel")
-        assert panel.count() == 1, "chapter 03's panel has no frames: re-execute it with REGVIZ_FRAMES=1"
-        img = panel.locator("img.regviz-static-image")
-        before = img.get_attribute("src")
-        panel.locator("input.regviz-static-slider").first.focus()
-        page.keyboard.press("ArrowLeft")  # p: 0.5 -> 0.3
-        assert img.get_attribute("src") != before and panel.locator(".regviz-static-note").text_content() == ""
-        assert problems == []
+        yield ctx
+
+
+def _offline_page(ctx):
+    """A page whose requests to any address but this machine are aborted and recorded, with its console errors."""
+    from urllib.parse import urlsplit
+
+    page = ctx.new_page()
+    seen = {"problems": [], "external": []}
+    page.on("console", lambda m: seen["problems"].append(f"{m.type}: {m.text}") if m.type in ("error", "warning")
+            else None)
+    page.on("pageerror", lambda e: seen["problems"].append(f"pageerror: {e}"))
+
+    def route(r):
+        url = urlsplit(r.request.url)
+        if url.scheme in ("data", "blob", "file") or url.hostname in LOCAL_HOSTS:
+            return r.continue_()
+        seen["external"].append(r.request.url)
+        return r.abort()
+
+    page.route("**/*", route)
+    return page, seen
+
+
+def _maths_rendered(page) -> dict:
+    page.wait_for_load_state("load")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    if page.evaluate("() => !!document.querySelector('main .math')"):
+        try:  # MathJax typesets after load; without it (blocked CDN) the asserts below name the raw formulas
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+            page.evaluate("() => MathJax.startup.promise")
+        except PlaywrightTimeout:
+            pass
+    return page.evaluate(_RAW_TEX)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_page_offline(course_site, site_browser, path):
+    """Each chapter page with the network blocked: formulas rendered by the bundled MathJax, one static slider
+    moved to a precomputed setting swaps the picture, the book theme's launch, download and prev/next links and
+    outline are there, no console errors and no request leaves the machine."""
+    base, out = course_site
+    page, seen = _offline_page(site_browser)
+    try:
+        page.goto(f"{base}/{path.stem}.html")
+        maths = _maths_rendered(page)
+        markdown = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                           if c["cell_type"] == "markdown")
+        has_maths = re.search(r"\$[^$\n]+\$", markdown) is not None  # chapters 02, 04, 05 (today)
+        assert (maths["math"] > 0) == has_maths, f"{path.name}: formulas in the notebook, none on the page: {maths}"
+        assert maths["containers"] >= maths["math"], f"{path.name}: MathJax drew fewer formulas than there are"
+        assert maths["unrendered"] == 0 and maths["raw"] == [], f"{path.name}: formulas left as TeX: {maths}"
+
+        panel = page.locator(".regviz-static-panel").first
+        assert page.locator(".regviz-static-panel").count() >= 1, f"{path.name}: no static panel (frames missing?)"
+        move = panel.evaluate(_PRECOMPUTED_MOVE)
+        assert move, f"{path.name}: no slider of the panel reaches a precomputed neighbour"
+        img, slider = panel.locator("img.regviz-static-image"), panel.locator("input.regviz-static-slider").nth(move[0])
+        readout = panel.locator(".regviz-static-readout").nth(move[0])
+        before, label = img.get_attribute("src"), readout.text_content()
+        slider.focus()
+        page.keyboard.press(move[1])
+        assert readout.text_content() != label and img.get_attribute("src") != before, f"{path.name}: no new picture"
+        assert panel.locator(".regviz-static-note").text_content() == ""
+
+        colab, proj = _load("colab"), _load("colab").project()
+        repo, tag = colab.github_repo(proj["urls"]["Repository"]), f"v{proj['version']}"
+        hrefs = page.eval_on_selector_all(".dropdown-launch-buttons a", "els => els.map(e => e.href)")
+        assert f"https://mybinder.org/v2/gh/{repo}/{tag}?urlpath=lab/tree/notebooks/{path.name}" in hrefs
+        assert colab.colab_url(repo, tag, path.name) in hrefs
+        download = page.eval_on_selector_all(".dropdown-download-buttons a", "els => els.map(e => e.href)")
+        assert f"{base}/_sources/{path.name}" in download
+        assert page.locator(".bd-sidebar-secondary .toc-entry a").count() >= 2, "no in-page outline"
+        assert page.locator(".prev-next-area a").count() >= 1, "no previous/next links"
+        title = _load("fix_titles").title_of(path)
+        assert page.locator("main h1").first.text_content().strip().rstrip("#").strip() == title
+        footer = " ".join(page.locator("footer.bd-footer-content").text_content().split())
+        assert "Copyright 2026" in footer and "MIT licence" in footer, footer
+        assert seen["external"] == [], f"{path.name}: requests left the machine: {seen['external'][:5]}"
+        assert seen["problems"] == [], f"{path.name}: console: {seen['problems'][:5]}"
+    finally:
+        page.close()
+    # the download button hands out the committed notebook itself (live widgets), not the page's static copy
+    assert (out / "_sources" / path.name).read_bytes() == path.read_bytes()
+
+
+@pytest.mark.browser
+def test_index_page_offline(course_site, site_browser):
+    """The overview: one entry per chapter, in the chapter-title form, with its line and its panel's picture."""
+    base, _ = course_site
+    page, seen = _offline_page(site_browser)
+    try:
+        page.goto(f"{base}/index.html")
+        page.wait_for_load_state("load")
+        lines, titles = site.chapter_lines(), _load("fix_titles")
+        headings = [h.strip().rstrip("#").strip() for h in page.locator("article.bd-article h2").all_text_contents()]
+        assert headings == [titles.title_of(p) for p in NOTEBOOKS]
+        flat = lambda t: " ".join(t.replace("\u2019", "'").split())  # noqa: E731 (Sphinx's smart quotes)
+        text = flat(page.locator("article.bd-article").text_content())
+        missing = [p.stem for p in NOTEBOOKS if flat(lines[p.stem]) not in text]
+        assert not missing, f"overview lines not on the index page: {missing}"
+        widths = page.eval_on_selector_all("img.regviz-chapter-picture", "els => els.map(e => e.naturalWidth)")
+        assert len(widths) == len(NOTEBOOKS) and min(widths) > 100, widths
+        assert seen["external"] == [] and seen["problems"] == [], seen
+    finally:
+        page.close()
+
+
+class TestSiteSources:
+    """What the site is built from: one overview line per chapter, the copyright line, the chapter titles."""
+
+    def test_every_chapter_has_an_overview_line(self):
+        lines = site.chapter_lines()
+        assert sorted(lines) == [p.stem for p in NOTEBOOKS] and all(len(v) > 40 for v in lines.values())
+
+    def test_copyright_from_license_and_pyproject(self, tmp_path):
+        settings = site.site_settings()
+        assert settings["copyright"].startswith("2026. ") and "MIT licence" in settings["copyright"]
+        assert settings["author"] == "the regviz course authors"
+        (tmp_path / "LICENSE").write_text("MIT License\n\nno holder line\n")
+        with pytest.raises(ValueError, match="Copyright"):
+            site.site_settings(license_file=tmp_path / "LICENSE")
+
+    def test_page_title_takes_the_chapter_form(self, monkeypatch):
+        nb = _notebook(monkeypatch)
+        nb["cells"][0]["source"] = "# Chapter 09: A toy\n\nSome prose."
+        page = site.page_notebook(nb, "09_toy.ipynb", links="")
+        assert page["cells"][0]["source"] == "# Chapter 9 — A toy\n\nSome prose."

@@ -39,8 +39,8 @@ def width_sweep(data: Dataset, widths: Sequence[int], *, depth: int = 1, epochs:
     hists = []
     it = widths
     if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(widths, desc="width sweep", leave=False)
+        from ..progress import progress_bar  # closing it leaves "width sweep: 8/8 ..." in a saved notebook
+        it = progress_bar(widths, desc="width sweep", unit="width")
     for w in it:
         with seeded(seed, device):  # same initial draw for every width; the caller's generator is untouched
             model = MLP(data.in_features, data.num_classes, width=w, depth=depth)
