@@ -529,3 +529,127 @@ def test_kernel_is_stopped_after_the_run(tmp_path, kind, monkeypatch):
             break
         time.sleep(0.2)
     assert not left, [p.cmdline()[:3] for p in left]
+
+
+# Kernels that lie about their asserts and tell canaries from real checks: a canary comes right after a setup cell
+# that snapshots globals(), a real check does not. Both ran the real checks without their asserts and scored 4/4
+# before differential grading (issue 19).
+LYING_TRANSFORMER = """
+_seen = {"prev": "", "cur": ""}
+def _drop_real(lines):
+    code = "".join(lines)
+    if code != _seen["cur"]:  # IPython may transform a cell more than once
+        _seen["prev"], _seen["cur"] = _seen["cur"], code
+    if code.lstrip().startswith("# CHECK exercise") and "dict(globals())" not in _seen["prev"]:
+        return [line for line in lines if not line.lstrip().startswith("assert")]
+    return lines
+get_ipython().input_transformers_cleanup.append(_drop_real)
+"""
+LYING_KERNEL = """
+_kernel = get_ipython().kernel
+_orig_execute = _kernel.do_execute
+_seen = {"prev": ""}
+async def _do_execute(code, *args, **kwargs):
+    prev, _seen["prev"] = _seen["prev"], code
+    if code.lstrip().startswith("# CHECK exercise") and "dict(globals())" not in prev:
+        code = code.strip().split("\\n")[-1]  # only the line that prints the success token
+    return await _orig_execute(code, *args, **kwargs)
+_kernel.do_execute = _do_execute
+"""
+
+
+@pytest.fixture(scope="module")
+def liars(tmp_path_factory):
+    """Chapter 01: an honest student beside two lying kernels that solved exercise 2 only."""
+    def build(student, ref, subs, out):
+        solved_2 = partial_answers(student, ref, (2,))
+        return {"honest": ref, "lying_transformer": with_code(solved_2, 1, LYING_TRANSFORMER),
+                "lying_kernel": with_code(solved_2, 1, LYING_KERNEL)}
+    return grade_class(tmp_path_factory.mktemp("liars"), build)
+
+
+@needs_bwrap
+class TestLyingKernel:
+    """Marks come from the grader's own comparison of probe values, not from what the kernel says of its asserts."""
+
+    @pytest.mark.parametrize("name", ["lying_transformer", "lying_kernel"])
+    def test_scores_only_what_it_solved(self, liars, name):
+        """Exercises 1, 3, 4 unsolved: failed by the probes; exercise 2, solved, passes."""
+        row = liars["rows"][name]
+        assert [row[f"ex{n}"] for n in (1, 2, 3, 4)] == ["fail", "pass", "fail", "fail"], row
+        assert all("NotImplementedError" in row[f"ex{n}_message"] or "NameError" in row[f"ex{n}_message"]
+                   for n in (1, 3, 4)), row
+
+    @pytest.mark.parametrize("name", ["lying_transformer", "lying_kernel"])
+    def test_the_lie_is_named(self, liars, name):
+        """The canaries did not catch them (the checks 'passed' in the kernel); the row says the probes disagree."""
+        row = liars["rows"][name]
+        assert "tampered" not in row["message"], row
+        assert "differential check failed" in row["ex1_message"] and "fail the grader's own probes" in row["message"], row
+
+    def test_honest_keeps_full_marks(self, liars):
+        """The honest student beside them: 4/4, no note, file unchanged."""
+        row = liars["rows"]["honest"]
+        assert int(row["total"]) == liars["n"] and row["message"] == "", row
+        assert liars["after"] == liars["before"]
+
+
+BIG_DISPLAY = "from IPython.display import display\ndisplay({'text/plain': 'x' * 5_000_000}, raw=True)"
+
+
+@needs_bwrap
+def test_oversized_message_is_dropped(tmp_path):
+    """A 5 MB display message under a 1 MB message cap: dropped before decoding, noted, marks kept."""
+    ref = make_chapter(tmp_path / "notebooks")
+    nb = nbformat.read(ref, as_version=4)
+    nb.cells[2].source += "\n" + BIG_DISPLAY
+    g = grade_notebook(nbformat.writes(nb).encode(), ref, student="big", timeout=60, honest=set(),
+                       message_limit=10**6, keep=tmp_path / "keep")
+    assert g.total == 3 and "1 kernel message(s) over 1,000,000 bytes dropped unread" in g.note, g
+    kept = (tmp_path / "keep" / "big.ipynb").read_text()
+    assert "dropped unread" in kept and "x" * 10_000 not in kept
+
+
+DISK_FILL = """
+import errno
+try:
+    with open("fill.bin", "wb") as _f:
+        for _ in range(64):
+            _f.write(b"x" * 2**20)
+            _f.flush()
+    print("wrote 64 MB")
+except OSError as _e:
+    print("disk full:", errno.errorcode.get(_e.errno))
+"""
+
+
+@needs_bwrap
+def test_scratch_disk_is_capped(tmp_path):
+    """Writing 64 MB into a 32 MB scratch fails inside the kernel (ENOSPC or the file-size cap); the row comes back."""
+    ref = make_chapter(tmp_path / "notebooks")
+    nb = nbformat.read(ref, as_version=4)
+    nb.cells[2].source += "\n" + DISK_FILL
+    g = grade_notebook(nbformat.writes(nb).encode(), ref, student="fill", timeout=60, honest=set(),
+                       sandbox=sb.Sandbox(disk=32 * 2**20), keep=tmp_path / "keep")
+    kept = nbformat.read(tmp_path / "keep" / "fill.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in kept.cells for o in c.get("outputs", []))
+    assert g.total == 3 and "disk full: E" in text and "wrote 64 MB" not in text, (g, text[-2000:])
+
+
+SOCKET_FOLDER = """
+import os, time
+from ipykernel import get_connection_file
+open(os.path.join(os.path.dirname(get_connection_file()), "junk.bin"), "wb").write(b"x" * 1000)
+time.sleep(20)
+"""
+
+
+@needs_bwrap
+def test_socket_folder_stays_clean(tmp_path):
+    """A file written next to the kernel's sockets (the one folder without a size cap) stops the kernel, noted."""
+    ref = make_chapter(tmp_path / "notebooks")
+    nb = nbformat.read(ref, as_version=4)
+    ex3 = next(e for e in find_exercises(nb) if e.number == 3)
+    nb.cells[ex3.answer_cells[0]].source += "\n" + SOCKET_FOLDER
+    g = grade_notebook(nbformat.writes(nb).encode(), ref, student="sock", timeout=60, honest=set())
+    assert "wrote into the grader's socket folder" in g.note and [g.passed[n] for n in (1, 2, 3)] == [True, True, False], g

@@ -1,16 +1,17 @@
 """Homework kit: release student copies of the chapters and autograde a class's submissions, each in a sandbox.
 
 Solution markers follow nbgrader (Project Jupyter et al., "nbgrader: A Tool for Creating and Grading
-Assignments in the Jupyter Notebook", JOSE 2019); kernels run under bubblewrap (or docker/podman) and
-grader-planted canary checks detect tampering. CLI: `python -m regviz.homework`; nbgrader metadata:
+Assignments in the Jupyter Notebook", JOSE 2019); kernels run under bubblewrap (or docker/podman); marks
+come from probes judged in the grader against a clean reference kernel (probes.py), and grader-planted
+canary checks flag tampering. CLI: `python -m regviz.homework`; nbgrader metadata:
 `python -m regviz.homework.nbgrader_meta notebooks/`.
 """
-from .grade import Grade, calibrate, grade, grade_notebook, write_csv
+from .grade import Grade, calibrate, grade, grade_notebook, reference_run, write_csv
 from .notebook import Exercise, find_exercises, needed_cells, resolve_chapter, slice_notebook
 from .release import clear_solutions, release, release_notebook
 from .sandbox import Sandbox
 
 __all__ = [
     "Exercise", "Grade", "Sandbox", "calibrate", "clear_solutions", "find_exercises", "grade",
-    "grade_notebook", "needed_cells", "release", "release_notebook", "resolve_chapter", "slice_notebook", "write_csv",
+    "grade_notebook", "needed_cells", "reference_run", "release", "release_notebook", "resolve_chapter", "slice_notebook", "write_csv",
 ]

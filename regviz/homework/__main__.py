@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--keep", help="folder to save the executed notebooks in (feedback for students)")
     g.add_argument("--sandbox", choices=KINDS, help="isolation for each kernel: bwrap (default), docker, podman, or none")
     g.add_argument("--memory", default="4G", type=_memory, help="memory cap per kernel, e.g. 4G (default) or 512M")
+    g.add_argument("--disk", default="512M", type=_disk,
+                   help="bytes each kernel may write in all (bwrap: a tmpfs scratch folder; default 512M)")
     g.add_argument("--max-size", default="20M", type=_size,
                    help="larger submissions are not read; their row says so (default 20M)")
     return p
@@ -44,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _memory(text: str) -> int:
     try:
         return parse_memory(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _disk(text: str) -> int:
+    try:
+        return parse_memory(text, minimum=16 * 2**20, what="disk")
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -65,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             grades = grade(args.submissions, args.out, chapter=args.chapter, notebooks=args.notebooks, jobs=args.jobs,
                            timeout=args.timeout, total_timeout=args.total_timeout, quick=args.quick,
-                           kernel_name=args.kernel, keep=args.keep, sandbox=args.sandbox, memory=args.memory,
+                           kernel_name=args.kernel, keep=args.keep, sandbox=args.sandbox, memory=args.memory, disk=args.disk,
                            max_bytes=args.max_size)
             print(f"graded {len(grades)} notebooks -> {args.out}")
     except (ValueError, OSError) as e:

@@ -2,7 +2,10 @@
 
 Check cells are restored from the reference notebook (as nbgrader does for its locked test cells,
 Project Jupyter et al., JOSE 2019), so editing or weakening a check does not change a mark; canaries
-planted around them (tamper.py) catch submissions that change how checks execute.
+planted around them (tamper.py) catch submissions that change how checks execute. The mark itself does
+not rest on what the student's kernel says about its asserts: probes (probes.py) evaluate each answer on
+inputs drawn from a seed picked fresh per run, in the student's kernel and in a clean kernel that ran the
+reference, and the grader compares the returned plain data in its own process.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -22,9 +26,10 @@ from pathlib import Path
 import nbformat
 
 from ..data import data_root  # the dataset cache regviz.data reads: mounted read-only for kernels
-from .execute import OUTPUT_LIMIT, run_notebook
+from .execute import MESSAGE_LIMIT, OUTPUT_LIMIT, run_notebook
 from .notebook import (check_number, data_folders, default_notebook_folder, find_exercises, resolve_chapter,
                        slice_notebook)
+from .probes import PROBES, add_probes, judge_exercise, read_probes
 from .sandbox import Sandbox, choose, pids_cgroup, remove_cgroup
 from .submissions import MAX_SUBMISSION_BYTES, Refused, chapter_by_majority, csv_safe, find_submissions, read_submission
 from .tamper import ROLE, Plan, passed_canaries, plant, strip_planted
@@ -53,12 +58,15 @@ class Grade:
 TAMPERED = "tampered: a grader canary that must fail passed (the submission changes how checks run)"
 
 
-def judge_canaries(grade: Grade, honest: set) -> Grade:
-    """Final marks of a grade: an exercise whose canary passed (and does not pass in an honest run) fails.
+def judge_canaries(grade: Grade, honest: set, reference: dict | None = None) -> Grade:
+    """Final marks of a grade: an exercise whose canary passed (and does not pass in an honest run) fails, and so
+    does one whose probe values differ from the reference kernel's (or break the exercise's property).
 
     Args:
         grade: a Grade with `raw` results (grade_notebook(..., defer_canaries=True)).
         honest: canary variants (exercise, variant) that pass in an honest run of the reference (calibrate).
+        reference: probe values of the reference kernel per exercise, for the same seed (reference_run);
+            None: probes are not judged (only the check cells and canaries count).
     Returns:
         The same Grade, with passed, messages and note set.
     """
@@ -69,6 +77,21 @@ def judge_canaries(grade: Grade, honest: set) -> Grade:
     notes = list(raw["notes"])
     if tampered:
         notes.insert(0, "tampered: exercise " + ", ".join(map(str, tampered)) + " ran under changed execution (no credit)")
+    specs = PROBES.get(raw.get("chapter"), {})
+    if reference is not None:
+        differ = []
+        for n, values in sorted((raw.get("probes") or {}).items()):
+            if n not in specs or n not in grade.passed:
+                continue
+            why, extra = judge_exercise(specs[n], values, reference.get(n))
+            notes += [f"exercise {n}: {e}" for e in extra]
+            if why and grade.passed[n]:  # a failed check keeps its own message (the student's feedback)
+                grade.passed[n] = False
+                grade.messages[n] = _short(f"differential check failed: {why}")
+                differ.append(n)
+        if differ:
+            notes.insert(0, "exercise " + ", ".join(map(str, differ)) + ": the check passed in the kernel, but the "
+                         "answers fail the grader's own probes on fresh inputs (no credit)")
     grade.note = _short("; ".join(notes), 500)
     return grade
 
@@ -208,6 +231,9 @@ def grade_notebook(
     output_limit: int = OUTPUT_LIMIT,
     honest: set | None = None,
     defer_canaries: bool = False,
+    seed: int | None = None,
+    reference_values: dict | None = None,
+    message_limit: int = MESSAGE_LIMIT,
 ) -> Grade:
     """Execute one submission in a fresh sandboxed kernel and grade its exercises; never raises for a bad notebook.
 
@@ -228,7 +254,11 @@ def grade_notebook(
         output_limit: bytes of output kept per cell.
         honest: canary variants that pass in an honest run of the reference (see calibrate); None: run
             the reference once here to find them (grade() does this once for the whole class).
-        defer_canaries: return the Grade before judging its canaries (`raw` set; see judge_canaries).
+        defer_canaries: return the Grade before judging its canaries and probes (`raw` set; see judge_canaries).
+        seed: seed of the probes' inputs (default: fresh); the reference values must come from the same seed.
+        reference_values: probe values of the reference kernel (reference_run with the same seed); None: run
+            the reference here when the chapter has probes (grade() does this once for the whole class).
+        message_limit: kernel messages over this many bytes are dropped before they are decoded (noted).
     Returns:
         A Grade with one entry per exercise of the reference; its note says `tampered` when a canary passed.
     """
@@ -236,6 +266,7 @@ def grade_notebook(
     reference = Path(reference)
     grade = Grade(student or (Path(path).stem if not isinstance(path, bytes) else "submission"))
     start = time.monotonic()
+    seed = secrets.randbits(31) if seed is None else seed
     ref = nbformat.read(reference, as_version=4)
     ref_exercises = find_exercises(ref)
     numbers = [e.number for e in ref_exercises]
@@ -244,7 +275,8 @@ def grade_notebook(
         grade.note = _short(note)
         for n in numbers:
             grade.passed[n], grade.messages[n] = False, "not graded"
-        grade.raw = {"passed": dict(grade.passed), "messages": dict(grade.messages), "notes": [note], "canaries": set()}
+        grade.raw = {"passed": dict(grade.passed), "messages": dict(grade.messages), "notes": [note], "canaries": set(),
+                     "chapter": reference.stem, "probes": {}}
         grade.seconds = time.monotonic() - start
         return grade
 
@@ -253,32 +285,38 @@ def grade_notebook(
     except Exception as e:  # noqa: BLE001 - any unreadable file is a row, not a crash
         return fail_all(f"not a readable notebook ({type(e).__name__}: {e})")
     run_kw = dict(box=box, quick=quick, parameters=parameters, hide=hide, threads=threads, timeout=timeout,
-                  total_timeout=total_timeout, kernel_name=kernel_name, output_limit=output_limit)
+                  total_timeout=total_timeout, kernel_name=kernel_name, output_limit=output_limit, seed=seed,
+                  message_limit=message_limit)
     meta = sub.metadata.get("regviz")
     chapter = meta.get("chapter") if isinstance(meta, dict) else None
     notes = [f"notebook says chapter {chapter!r}, graded as {reference.stem}"] if chapter and chapter != reference.stem else []
     if box.kind == "none":
         notes.append("graded without a sandbox (--sandbox none)")
-    if honest is None and not defer_canaries:
-        honest = calibrate(reference, **run_kw)
+    specs = PROBES.get(reference.stem, {})
+    if not defer_canaries and (honest is None or (reference_values is None and specs)):
+        found, values = reference_run(reference, **run_kw)
+        honest = found if honest is None else honest
+        reference_values = values if reference_values is None else reference_values
     executed, plan, missing, statuses, run_notes = _execute(sub, ref, reference, **run_kw)
     notes += run_notes
     if any(o.get("ename") == "MemoryError" for c in executed.cells for o in c.get("outputs", [])):
         notes.append(f"MemoryError: over the {box.memory / 1e9:g} GB memory cap")
     passed, messages = read_results(executed, numbers, plan, missing, statuses)
-    grade.raw = {"passed": passed, "messages": messages, "notes": notes, "canaries": passed_canaries(executed, plan)}
+    grade.raw = {"passed": passed, "messages": messages, "notes": notes, "canaries": passed_canaries(executed, plan),
+                 "chapter": reference.stem, "probes": read_probes(executed, specs)}
     if keep:
         out_path = Path(keep) / f"{grade.student}.ipynb"
         out_path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(strip_planted(executed, plan), out_path)
     grade.seconds = time.monotonic() - start
-    return grade if defer_canaries else judge_canaries(grade, honest)
+    return grade if defer_canaries else judge_canaries(grade, honest, reference_values)
 
 
 def _execute(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode, reference: Path, *, box: Sandbox, quick: bool,
              parameters: dict | None, hide: list[Path], threads: int | None, timeout: int, total_timeout: int,
-             kernel_name: str, output_limit: int):
-    """Build the grading copy of `sub` (reference checks, canaries, parameters) and run it in the sandbox.
+             kernel_name: str, output_limit: int, seed: int = 0, message_limit: int = MESSAGE_LIMIT):
+    """Build the grading copy of `sub` (reference checks, canaries, parameters, the chapter's probes seeded with
+    `seed` at the end) and run it in the sandbox.
 
     Returns:
         (executed notebook, plan, missing check numbers, reply status per cell, notes).
@@ -288,6 +326,7 @@ def _execute(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode, reference: 
         nb = slice_notebook(nb)
     nb, plan, missing = plant(nb, ref, find_exercises(ref))
     nb = inject_parameters(nb, {"FAST": True} if parameters is None else parameters)
+    nb = add_probes(nb, reference.stem, seed)
     scratch = Path(tempfile.mkdtemp(prefix="regviz-grade-"))
     try:
         (scratch / "tmp").mkdir()
@@ -301,19 +340,28 @@ def _execute(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode, reference: 
         executed, statuses, notes = run_notebook(
             nb, box=box, scratch=scratch, hide=[reference.parent, *hide], env=_kernel_env(scratch, threads),
             extra_ro=[data_root()], timeout=timeout, total_timeout=total_timeout, kernel_name=kernel_name,
-            output_limit=output_limit)
+            output_limit=output_limit, message_limit=message_limit)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return executed, plan, missing, statuses, notes
 
 
-def calibrate(reference: str | Path, **run_kw) -> set[tuple[int, str]]:
-    """Canary variants that pass in an honest run of the reference notebook (they prove nothing, so they
-    are ignored when grading). Keyword arguments as for grade_notebook's execution (box, quick, ...)."""
+def reference_run(reference: str | Path, **run_kw) -> tuple[set[tuple[int, str]], dict]:
+    """One clean kernel running the reference solution: (canary variants that pass honestly, probe values).
+
+    Canaries that pass in an honest run prove nothing, so they are ignored when grading; the probe values
+    (for run_kw's seed) are what every submission's probes are compared with. Keyword arguments as for
+    grade_notebook's execution (box, quick, seed, ...).
+    """
     reference = Path(reference)
     ref = nbformat.read(reference, as_version=4)
     executed, plan, *_ = _execute(ref, ref, reference, **run_kw)
-    return passed_canaries(executed, plan)
+    return passed_canaries(executed, plan), read_probes(executed, PROBES.get(reference.stem, {}))
+
+
+def calibrate(reference: str | Path, **run_kw) -> set[tuple[int, str]]:
+    """Canary variants that pass in an honest run of the reference notebook (see reference_run)."""
+    return reference_run(reference, **run_kw)[0]
 
 
 def _quiet() -> None:
@@ -328,9 +376,9 @@ def _grade_in_worker(*args, **kwargs) -> Grade:
     return grade_notebook(*args, **kwargs)
 
 
-def _calibrate_in_worker(*args, **kwargs) -> set:
+def _reference_in_worker(*args, **kwargs) -> tuple[set, dict]:
     _quiet()
-    return calibrate(*args, **kwargs)
+    return reference_run(*args, **kwargs)
 
 
 def _chapter_from_metadata(texts: dict[Path, bytes], folder: Path) -> str:
@@ -354,7 +402,7 @@ def _chapter_from_metadata(texts: dict[Path, bytes], folder: Path) -> str:
 def _not_graded(student: str, numbers: list[int], note: str) -> Grade:
     """The row of a submission that never ran: every exercise failed, with the reason as its note."""
     return Grade(student, raw={"passed": {n: False for n in numbers}, "canaries": set(), "notes": [note],
-                               "messages": {n: "not graded" for n in numbers}})
+                               "messages": {n: "not graded" for n in numbers}, "probes": {}})
 
 
 def write_csv(grades: list[Grade], numbers: list[int], out: str | Path) -> None:
@@ -387,8 +435,10 @@ def grade(
     keep: str | Path | None = None,
     sandbox: str | None = None,
     memory: int = 4 * 10**9,
+    disk: int = Sandbox.disk,
     output_limit: int = OUTPUT_LIMIT,
     max_bytes: int = MAX_SUBMISSION_BYTES,
+    message_limit: int = MESSAGE_LIMIT,
     log=sys.stderr,
 ) -> list[Grade]:
     """Grade every notebook in a folder in parallel and write the CSV.
@@ -401,10 +451,11 @@ def grade(
             (written by `release`).
         notebooks: folder of reference notebooks (default: ./notebooks, else the course's).
         jobs: parallel kernels (default and maximum: os.cpu_count()).
-        timeout, total_timeout, quick, kernel_name, keep, output_limit: see grade_notebook.
+        timeout, total_timeout, quick, kernel_name, keep, output_limit, message_limit: see grade_notebook.
         sandbox: 'bwrap', 'docker', 'podman' or 'none' (no isolation: a warning, and a note on every row);
             default: bwrap, and a ValueError saying how to install it when it is missing.
         memory: cap on each kernel's data segment (RLIMIT_DATA; docker/podman: --memory) in bytes.
+        disk: bytes each kernel may write (bwrap: its scratch tmpfs; also the largest single file).
         max_bytes: a larger submission is not read (its row says so).
         log: stream for one progress line per graded notebook and warnings (None: silent).
     Returns:
@@ -413,7 +464,7 @@ def grade(
         ValueError: missing folder, no notebooks, unknown chapter, bad jobs, timeouts, sandbox or memory,
             no sandbox available, or an output path inside the submissions folder.
     """
-    box = Sandbox(kind=sandbox or "bwrap", memory=memory)  # validates kind and memory before any work
+    box = Sandbox(kind=sandbox or "bwrap", memory=memory, disk=disk)  # validates kind and memory before any work
     if not (isinstance(max_bytes, int) and max_bytes >= 1):
         raise ValueError(f"max_bytes={max_bytes!r}: give a positive number of bytes")
     subs = find_submissions(submissions)
@@ -443,7 +494,7 @@ def grade(
     if not numbers:
         raise ValueError(f"chapter {reference.stem} has no exercises")
     # 2. The sandbox: bwrap unless told otherwise; none only when asked for, with a warning.
-    box = Sandbox(kind=choose(sandbox), memory=memory)
+    box = Sandbox(kind=choose(sandbox), memory=memory, disk=disk)
     if box.kind == "none" and log is not None:
         print("warning: --sandbox none: submissions run unisolated and can read or change any file you can",
               file=log, flush=True)
@@ -456,11 +507,14 @@ def grade(
     jobs = max(1, min(jobs, len(texts)))
     hide = [submissions, Path(out).resolve().parent] + ([Path(keep).resolve()] if keep else [])
     threads = max(1, cpus // jobs)
+    seed = secrets.randbits(31)  # the probes' inputs: fresh for every run, the same for the reference and the class
     run_kw = dict(box=box, quick=quick, parameters=None, hide=hide, threads=threads, timeout=timeout,
-                  total_timeout=total_timeout, kernel_name=kernel_name, output_limit=output_limit)
+                  total_timeout=total_timeout, kernel_name=kernel_name, output_limit=output_limit, seed=seed,
+                  message_limit=message_limit)
     kw = dict(timeout=timeout, total_timeout=total_timeout, quick=quick, kernel_name=kernel_name, keep=keep,
-              threads=threads, sandbox=box, hide=hide, output_limit=output_limit, defer_canaries=True)
-    grades, waiting, honest = [], [], None
+              threads=threads, sandbox=box, hide=hide, output_limit=output_limit, defer_canaries=True, seed=seed,
+              message_limit=message_limit)
+    grades, waiting, honest, values = [], [], None, None
     for p, note in refused.items():
         grades.append(judge_canaries(_not_graded(names[p], numbers, note), set()))
         if log is not None:
@@ -471,7 +525,7 @@ def grade(
         return grades
 
     def report(g: Grade) -> None:
-        grades.append(judge_canaries(g, honest))
+        grades.append(judge_canaries(g, honest, values))
         if log is not None:
             print(f"{g.student}: {g.total}/{len(numbers)} ({g.seconds:.0f} s){' - ' + g.note if g.note else ''}",
                   file=log, flush=True)
@@ -481,14 +535,15 @@ def grade(
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["regviz.homework.grade"])
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        # 3. One honest run of the reference, alongside the class: canary variants that pass there prove nothing.
-        calibration = pool.submit(_calibrate_in_worker, reference, **run_kw)
+        # 3. One honest run of the reference, alongside the class: canary variants that pass there prove nothing,
+        #    and its probe values are what each submission's are compared with.
+        calibration = pool.submit(_reference_in_worker, reference, **run_kw)
         futures = {pool.submit(_grade_in_worker, texts[p], reference, student=names[p], **kw): p for p in texts}
         futures[calibration] = None
         for fut in as_completed(futures):
             p = futures[fut]
             if p is None:
-                honest = fut.result()  # an error here is the grader's own: it stops the run
+                honest, values = fut.result()  # an error here is the grader's own: it stops the run
                 for g in waiting:
                     report(g)
                 continue

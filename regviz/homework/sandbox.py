@@ -1,7 +1,9 @@
 """Sandboxes for grading kernels: bubblewrap (default on Linux), docker, podman, or none.
 
 Each submission's kernel sees its scratch folder (its notebook's working copy and the chapter's data
-files), the Python environment read-only, and nothing else; no network. Resource limits are set with
+files), the Python environment read-only, and nothing else; no network. Under bubblewrap the scratch folder
+is a size-capped tmpfs (the total written is bounded, not only each file) filled from a read-only copy before
+the kernel starts, and the kernel's sockets live in a folder of their own. Resource limits are set with
 setrlimit inside the sandbox. bubblewrap: https://github.com/containers/bubblewrap
 """
 from __future__ import annotations
@@ -18,15 +20,18 @@ DEFAULT_IMAGE = "regviz-grader"
 INSTALL_HINT = ("no sandbox found: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) "
                 "or pass --sandbox none to grade without isolation")
 
-# Runs inside the sandbox before the kernel: data-segment (heap + anonymous mappings), process, CPU-time and file-size limits,
-# a lower priority, then exec the kernel. argv: memory_bytes nproc cpu_seconds kernel_argv...
+# Runs inside the sandbox before the kernel: copy the staged scratch files (a read-only folder, or '-') into the
+# working folder, then data-segment (heap + anonymous mappings), process, CPU-time and file-size limits, a lower
+# priority, then exec the kernel. argv: memory_bytes nproc cpu_seconds file_bytes stage kernel_argv...
 LIMITS_SNIPPET = (
-    "import os,resource as r,sys;"
-    "m,p,c=map(int,sys.argv[1:4]);"
+    "import os,resource as r,shutil,sys;"
+    "m,p,c,f=map(int,sys.argv[1:5]);s=sys.argv[5];"
+    "s=='-' or shutil.copytree(s,os.getcwd(),dirs_exist_ok=True);"
     "r.setrlimit(r.RLIMIT_DATA,(m,m));r.setrlimit(r.RLIMIT_NPROC,(p,p));r.setrlimit(r.RLIMIT_CPU,(c,c+5));"
-    "r.setrlimit(r.RLIMIT_FSIZE,(1<<30,1<<30));r.setrlimit(r.RLIMIT_CORE,(0,0));os.nice(5);"
-    "os.execvp(sys.argv[4],sys.argv[4:])"
+    "r.setrlimit(r.RLIMIT_FSIZE,(f,f));r.setrlimit(r.RLIMIT_CORE,(0,0));os.nice(5);"
+    "os.execvp(sys.argv[6],sys.argv[6:])"
 )
+STAGE = "/regviz-stage"  # inside bwrap: the host's scratch folder, read-only, copied into the tmpfs at start
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,8 @@ class Sandbox:
             does not apply to root).
         cpu_seconds: CPU-time cap per kernel (RLIMIT_CPU); None: set by the grader from the total timeout.
         image: container image for docker/podman.
+        disk: bytes the kernel may write in all (bwrap: the size of its scratch tmpfs, which lives in memory;
+            every kind: the largest single file, RLIMIT_FSIZE).
     """
 
     kind: str = "bwrap"
@@ -47,6 +54,7 @@ class Sandbox:
     nproc: int = 512
     cpu_seconds: int | None = None
     image: str = DEFAULT_IMAGE
+    disk: int = 512 * 10**6
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -55,6 +63,8 @@ class Sandbox:
             raise ValueError(f"memory={self.memory!r} bytes; allowed: at least 256 MB (e.g. --memory 4G)")
         if self.nproc < 16:
             raise ValueError(f"nproc={self.nproc}; allowed: at least 16")
+        if not (isinstance(self.disk, int) and self.disk >= 16 * 2**20):
+            raise ValueError(f"disk={self.disk!r} bytes; allowed: at least 16 MB (e.g. --disk 512M)")
 
 
 def parse_memory(text: str, *, minimum: int = 256 * 2**20, what: str = "memory") -> int:
@@ -194,12 +204,16 @@ SANDBOX_UID = 65534  # nobody
 
 
 def bwrap_command(kernel_argv: list[str], scratch: Path, *, hide: list[Path] = (), env: dict[str, str] | None = None,
-                  extra_ro: list[Path] = ()) -> list[str]:
-    """bubblewrap argv that runs `kernel_argv` with only `scratch` writable.
+                  extra_ro: list[Path] = (), ipc: Path | None = None, disk: int | None = None) -> list[str]:
+    """bubblewrap argv that runs `kernel_argv` with only `scratch` (and the socket folder `ipc`) writable.
 
     Args:
         kernel_argv: the (already limited) kernel command.
-        scratch: the submission's working folder, mounted read-write at the same path (kernel cwd).
+        scratch: the submission's working folder (kernel cwd): mounted read-write at the same path, or with
+            `disk`, a tmpfs of that many bytes at the same path, the host folder read-only at STAGE (the
+            kernel command copies it in: see LIMITS_SNIPPET).
+        ipc: the folder of the kernel's connection file (mounted read-only) and sockets (read-write).
+        disk: size cap of the scratch tmpfs in bytes; None: bind the host folder (no total cap).
         hide: folders that must stay invisible (reference notebooks, submissions, grades); each one that
             lies inside a mounted path is covered with an empty tmpfs.
         env: the kernel's whole environment (the grader's own is not passed in).
@@ -232,19 +246,30 @@ def bwrap_command(kernel_argv: list[str], scratch: Path, *, hide: list[Path] = (
         h = Path(h).resolve()
         if h.is_dir() and _under(h, ro + [Path("/usr"), Path("/etc")]):
             argv += ["--tmpfs", str(h)]
-    argv += ["--bind", str(scratch), str(scratch), "--chdir", str(scratch), "--clearenv"]
+    if disk is None:
+        argv += ["--bind", str(scratch), str(scratch)]
+    else:  # the total written is capped: writing past it fails with ENOSPC inside, the host disk never fills
+        argv += ["--ro-bind", str(scratch), STAGE, "--size", str(disk), "--tmpfs", str(scratch)]
+    if ipc is not None:
+        argv += ["--bind", str(ipc), str(ipc)]
+        for f in Path(ipc).iterdir():  # the connection file: the kernel reads it, never rewrites it
+            if f.is_file():
+                argv += ["--ro-bind", str(f), str(f)]
+    argv += ["--chdir", str(scratch), "--clearenv"]
     for k, v in (env or {}).items():
         argv += ["--setenv", k, v]
     return argv + ["--"] + list(kernel_argv)
 
 
 def container_command(kind: str, kernel_argv: list[str], scratch: Path, *, image: str, memory: int, nproc: int,
-                      env: dict[str, str] | None = None, extra_ro: list[Path] = ()) -> list[str]:
+                      env: dict[str, str] | None = None, extra_ro: list[Path] = (), ipc: Path | None = None) -> list[str]:
     """docker/podman argv: no network, read-only image, `scratch` mounted read-write at the same path (the
     kernel's sockets live there), `extra_ro` read-only, capped memory and pids, the grader's own uid."""
     argv = [kind, "run", "--rm", "--init", "--network", "none", "--read-only", "--tmpfs", "/tmp:size=16m",
             "--memory", str(memory), "--pids-limit", str(nproc), "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--user", f"{os.getuid()}:{os.getgid()}", "-v", f"{scratch}:{scratch}", "-w", str(scratch)]
+    if ipc is not None:
+        argv += ["-v", f"{ipc}:{ipc}"]
     for p in extra_ro:
         if Path(p).exists():
             argv += ["-v", f"{Path(p).resolve()}:{Path(p).resolve()}:ro"]
@@ -256,21 +281,24 @@ def container_command(kind: str, kernel_argv: list[str], scratch: Path, *, image
 
 def kernel_command(box: Sandbox, kernel_argv: list[str], scratch: Path, *, hide: list[Path] = (),
                    env: dict[str, str] | None = None, extra_ro: list[Path] = (), cpu_seconds: int = 3600,
-                   cgroup: Path | None = None) -> list[str]:
+                   cgroup: Path | None = None, ipc: Path | None = None) -> list[str]:
     """The full command that starts one grading kernel inside `box` with its limits.
 
     `kernel_argv` is a Jupyter kernel command (with `{connection_file}`); the limits are applied by a
     small Python prelude that execs it. With `cgroup` (see pids_cgroup), the sandbox starts inside it.
+    `ipc`: the folder holding the connection file and sockets, when it is not `scratch`.
     """
     cpu = box.cpu_seconds or cpu_seconds
+    limits = [str(box.memory), str(box.nproc), str(cpu), str(box.disk)]
     if cgroup is not None and box.kind in ("bwrap", "none"):
-        rest = kernel_command(box, kernel_argv, scratch, hide=hide, env=env, extra_ro=extra_ro, cpu_seconds=cpu_seconds)
+        rest = kernel_command(box, kernel_argv, scratch, hide=hide, env=env, extra_ro=extra_ro, cpu_seconds=cpu_seconds,
+                              ipc=ipc)
         return [sys.executable, "-c", JOIN_CGROUP, str(cgroup / "cgroup.procs"), *rest]
     if box.kind in ("docker", "podman"):  # the image's own python; limits come from the container flags
-        inner = ["python", "-c", LIMITS_SNIPPET, str(box.memory), str(box.nproc), str(cpu), "python", *kernel_argv[1:]]
+        inner = ["python", "-c", LIMITS_SNIPPET, *limits, "-", "python", *kernel_argv[1:]]
         return container_command(box.kind, inner, scratch, image=box.image, memory=box.memory, nproc=box.nproc, env=env,
-                                 extra_ro=extra_ro)
-    inner = [sys.executable, "-c", LIMITS_SNIPPET, str(box.memory), str(box.nproc), str(cpu), *kernel_argv]
+                                 extra_ro=extra_ro, ipc=ipc)
     if box.kind == "none":
-        return inner
-    return bwrap_command(inner, scratch, hide=hide, env=env, extra_ro=extra_ro)
+        return [sys.executable, "-c", LIMITS_SNIPPET, *limits, "-", *kernel_argv]
+    inner = [sys.executable, "-c", LIMITS_SNIPPET, *limits, STAGE, *kernel_argv]
+    return bwrap_command(inner, scratch, hide=hide, env=env, extra_ro=extra_ro, ipc=ipc, disk=box.disk)
