@@ -448,6 +448,20 @@ def test_flood_keeps_grader_memory_flat(tmp_path):
     assert peaks["flood"] - peaks["quiet"] < 50, peaks  # MB; without the cap the 100 MB message costs ~300 MB
 
 
+def with_data_cell_code(tmp_path, code: str):
+    """The test chapter's reference and a student copy whose data cell ends with ``code`` (notebook bytes)."""
+    ref = make_chapter(tmp_path / "notebooks")
+    nb = nbformat.read(ref, as_version=4)
+    nb.cells[2].source += "\n" + code
+    return ref, nbformat.writes(nb).encode()
+
+
+def kept_output_text(keep, student: str) -> str:
+    """All text outputs of the ``--keep`` copy of ``student``'s graded notebook."""
+    kept = nbformat.read(keep / f"{student}.ipynb", as_version=4)
+    return "".join(o.get("text", "") for c in kept.cells for o in c.get("outputs", []))
+
+
 FORK_BOMB = """
 import os, time
 _n = 0
@@ -470,14 +484,10 @@ def test_fork_bomb_is_capped(tmp_path):
     sb.remove_cgroup(probe)
     if os.geteuid() == 0 and probe is None:
         pytest.skip("grading as root without a writable pids cgroup: no process cap to test")
-    ref = make_chapter(tmp_path / "notebooks")
-    nb = nbformat.read(ref, as_version=4)
-    nb.cells[2].source += "\n" + FORK_BOMB
+    ref, submission = with_data_cell_code(tmp_path, FORK_BOMB)
     box = sb.Sandbox(nproc=64)
-    g = grade_notebook(nbformat.writes(nb).encode(), ref, student="bomb", timeout=60, honest=set(), sandbox=box,
-                       keep=tmp_path / "keep")
-    kept = nbformat.read(tmp_path / "keep" / "bomb.ipynb", as_version=4)
-    text = "".join(o.get("text", "") for c in kept.cells for o in c.get("outputs", []))
+    g = grade_notebook(submission, ref, student="bomb", timeout=60, honest=set(), sandbox=box, keep=tmp_path / "keep")
+    text = kept_output_text(tmp_path / "keep", "bomb")
     forked = int(text.split("forked ")[1].split()[0])
     assert forked < 64 and g.total == 3, (forked, g)
 
@@ -487,11 +497,9 @@ def test_total_timeout_kills_the_sandbox(tmp_path):
     """Past --total-timeout the sandboxed kernel is killed: the row says so and later checks did not run."""
     import psutil
 
-    ref = make_chapter(tmp_path / "notebooks")
-    nb = nbformat.read(ref, as_version=4)
-    nb.cells[2].source += "\nwhile True:\n    pass"  # the data cell never finishes; the cell limit is longer
+    ref, submission = with_data_cell_code(tmp_path, "while True:\n    pass")  # never finishes; the cell limit is longer
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    g = grade_notebook(nbformat.writes(nb).encode(), ref, student="spin", timeout=60, total_timeout=6, honest=set())
+    g = grade_notebook(submission, ref, student="spin", timeout=60, total_timeout=6, honest=set())
     assert "over its 6 s limit" in g.note and g.total == 0, g
     assert {p.pid for p in psutil.Process().children(recursive=True)} <= before  # no kernel or bwrap left behind
 
@@ -600,11 +608,9 @@ BIG_DISPLAY = "from IPython.display import display\ndisplay({'text/plain': 'x' *
 @needs_bwrap
 def test_oversized_message_is_dropped(tmp_path):
     """A 5 MB display message under a 1 MB message cap: dropped before decoding, noted, marks kept."""
-    ref = make_chapter(tmp_path / "notebooks")
-    nb = nbformat.read(ref, as_version=4)
-    nb.cells[2].source += "\n" + BIG_DISPLAY
-    g = grade_notebook(nbformat.writes(nb).encode(), ref, student="big", timeout=60, honest=set(),
-                       message_limit=10**6, keep=tmp_path / "keep")
+    ref, submission = with_data_cell_code(tmp_path, BIG_DISPLAY)
+    g = grade_notebook(submission, ref, student="big", timeout=60, honest=set(), message_limit=10**6,
+                       keep=tmp_path / "keep")
     assert g.total == 3 and "1 kernel message(s) over 1,000,000 bytes dropped unread" in g.note, g
     kept = (tmp_path / "keep" / "big.ipynb").read_text()
     assert "dropped unread" in kept and "x" * 10_000 not in kept
@@ -626,13 +632,10 @@ except OSError as _e:
 @needs_bwrap
 def test_scratch_disk_is_capped(tmp_path):
     """Writing 64 MB into a 32 MB scratch fails inside the kernel (ENOSPC or the file-size cap); the row comes back."""
-    ref = make_chapter(tmp_path / "notebooks")
-    nb = nbformat.read(ref, as_version=4)
-    nb.cells[2].source += "\n" + DISK_FILL
-    g = grade_notebook(nbformat.writes(nb).encode(), ref, student="fill", timeout=60, honest=set(),
-                       sandbox=sb.Sandbox(disk=32 * 2**20), keep=tmp_path / "keep")
-    kept = nbformat.read(tmp_path / "keep" / "fill.ipynb", as_version=4)
-    text = "".join(o.get("text", "") for c in kept.cells for o in c.get("outputs", []))
+    ref, submission = with_data_cell_code(tmp_path, DISK_FILL)
+    g = grade_notebook(submission, ref, student="fill", timeout=60, honest=set(), sandbox=sb.Sandbox(disk=32 * 2**20),
+                       keep=tmp_path / "keep")
+    text = kept_output_text(tmp_path / "keep", "fill")
     assert g.total == 3 and "disk full: E" in text and "wrote 64 MB" not in text, (g, text[-2000:])
 
 
