@@ -12,7 +12,7 @@ and adds them to an existing file made with the same setting)::
     python -m regviz.experiments.lm_stability --out notebooks/results/lm_lr_sweep.json
 
 ``--precision bfloat16`` runs every forward pass under ``torch.autocast`` (the chapter's
-``lm_lr_sweep_bf16.json``: two variants, 18 minutes of emulated bfloat16), and larger, e.g. on a GPU: ``--scale gpu`` (wider, deeper model trained on the whole corpus for longer).
+``lm_lr_sweep_bf16.json``: all five variants, about 40 minutes of emulated bfloat16), and larger, e.g. on a GPU: ``--scale gpu`` (wider, deeper model trained on the whole corpus for longer).
 """
 from __future__ import annotations
 
