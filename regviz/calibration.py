@@ -1,4 +1,7 @@
-"""Calibration tools: record predictions during ``fit``, post-hoc temperature scaling, penultimate-layer views.
+"""Calibration tools: post-hoc temperature scaling and penultimate-layer views of a trained model.
+
+Nothing here trains: these are functions of logits, labels and a trained model. Recording calibration during
+training (``CalibrationRecorder``, ``fit_recording``) is ``regviz.experiments.recording``.
 
 Temperature scaling: Guo, Pleiss, Sun & Weinberger, "On Calibration of Modern Neural Networks" (ICML 2017).
 Template projection: Mueller, Kornblith & Hinton, "When Does Label Smoothing Help?" (NeurIPS 2019).
@@ -9,12 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Dataset
-from .device import resolve_device
-from .history import History
 from .layers import eval_mode
-from .metrics import expected_calibration_error, negative_log_likelihood
-from .train import fit
+
+
+def __getattr__(name: str):
+    """``from regviz.calibration import fit_recording`` (chapters 04 and 05 do) still works: it is loaded only
+    when asked for, so importing this module never imports the training loop (and nothing imports back)."""
+    if name == "fit_recording":
+        from .experiments.recording import fit_recording
+        return fit_recording
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @torch.no_grad()
@@ -22,53 +29,6 @@ def predict_logits(model: nn.Module, X: torch.Tensor, batch_size: int = 8192) ->
     """Logits (N, K) of ``model`` on X in eval mode (its mode is restored), no gradients."""
     with eval_mode(model):
         return torch.cat([model(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])
-
-
-class CalibrationRecorder:
-    """A ``metrics`` hook for ``regviz.fit``: from the validation logits ``fit`` has just computed, logs plain
-    (unsmoothed) NLL, ECE, mean top-1 confidence and mean logit norm, and keeps each epoch's logits.
-
-    Args:
-        n_bins: ECE bins.
-        keep_logits: store each epoch's validation logits (on the CPU) in ``self.logits``.
-
-    After ``fit``: ``hist.extra["val_nll" | "val_ece" | "val_conf" | "logit_norm"]`` are per-epoch lists and
-    ``self.logits`` is a list of (N, K) tensors, one per epoch.
-    """
-
-    def __init__(self, *, n_bins: int = 15, keep_logits: bool = True):
-        self.n_bins, self.keep_logits = n_bins, keep_logits
-        self.logits: list[torch.Tensor] = []
-
-    def __call__(self, model: nn.Module, data: Dataset, logits: dict[str, torch.Tensor]) -> dict[str, float]:
-        val, y = logits["val"], data.y_val  # (N, K), (N,)
-        probs = val.softmax(-1)
-        if self.keep_logits:
-            self.logits.append(val.detach().cpu())
-        return {"val_nll": negative_log_likelihood(probs, y),
-                "val_ece": expected_calibration_error(probs, y, self.n_bins),
-                "val_conf": float(probs.max(-1).values.mean()),
-                "logit_norm": float(val.norm(dim=-1).mean())}
-
-
-def fit_recording(model: nn.Module, data: Dataset, *, eps: float = 0.0, device=None,
-                  **fit_kwargs) -> tuple[History, list[torch.Tensor]]:
-    """``regviz.fit`` with label smoothing ``eps`` (soft targets from a ``batch_transform`` also work) and a
-    ``CalibrationRecorder`` on the validation set.
-
-    Args:
-        model, data, device, fit_kwargs: as in ``fit`` (``metrics`` is set here).
-        eps: ``fit``'s ``label_smoothing`` (training only: train/val loss and ``hist.extra["val_nll"]`` are
-            plain cross-entropy).
-
-    Returns:
-        ``(history, logits)``: ``logits[e]`` is the (N_val, K) validation logits after epoch ``e + 1`` (CPU).
-    """
-    dev = resolve_device(device)
-    data = data.to(dev)
-    rec = CalibrationRecorder()
-    hist = fit(model, data, device=dev, label_smoothing=eps, metrics=[rec], **fit_kwargs)
-    return hist, rec.logits
 
 
 def fit_temperature(logits: torch.Tensor, y: torch.Tensor, *, max_iter: int = 100) -> float:

@@ -77,11 +77,20 @@ def seeded(seed: int, device: str | torch.device | None = "cpu") -> Iterator[Non
         yield
 
 
+def _regviz_version() -> str:
+    """regviz's version from its installed metadata: reading the package face (``regviz.__version__``) from here
+    would import the face from a module the face imports (a cycle through ``sweep`` and ``train``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("regviz")
+    except PackageNotFoundError:
+        return "not installed (run from a source folder)"
+
+
 def environment_report(device: str | torch.device | None = None) -> str:
     """One line per fact: Python, torch, torchvision, regviz versions, CPU threads and the device used."""
     import platform
-
-    from . import __version__
 
     try:
         import torchvision
@@ -94,7 +103,7 @@ def environment_report(device: str | torch.device | None = None) -> str:
         f"python      {platform.python_version()}",
         f"torch       {torch.__version__}",
         f"torchvision {tv}",
-        f"regviz      {__version__}",
+        f"regviz      {_regviz_version()}",
         f"threads     {torch.get_num_threads()}",
         f"device      {dev} ({name})",
     ])

@@ -1,4 +1,4 @@
-"""Slider panels: the ONLY module that imports ipywidgets.
+"""Slider panels: the ONLY module that imports ipywidgets (the frames a static page needs: ``regviz.frames``).
 
 A panel retrains when a slider is released (``continuous_update=False``), caches every result by its
 settings so a revisited setting redraws at once, shows a status line while it works, and turns any error
@@ -10,7 +10,6 @@ import base64
 import gc
 import html
 import io
-import itertools
 import os
 import re
 import sys
@@ -20,13 +19,12 @@ from typing import Any, Callable, Iterable, Mapping
 import ipywidgets as W
 from matplotlib.figure import Figure
 
+from .artists import set_margins
+from .frames import FRAMES_ENV, FRAMES_MIME, WIDGET_VIEW, panel_frames
 from .history import History
-from .plots import PanelView, set_margins
+from .views import PanelView
 
 Settings = dict[str, Any]
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-FRAMES_MIME = "application/vnd.regviz.frames+json"  # every precomputed setting's picture, for a static page
-FRAMES_ENV = "REGVIZ_FRAMES"  # "1": a displayed panel saves its frames too (slower: each frame is drawn)
 
 
 def log_slider(description: str, values: Iterable[float], value: float | None = None) -> W.SelectionSlider:
@@ -52,15 +50,6 @@ def _colab_metadata() -> dict[str, Any]:
     return {WIDGET_VIEW: {"colab": {"custom_widget_manager": {"url": url}}}} if isinstance(url, str) else {}
 
 
-def _palette_png(png: bytes) -> bytes:
-    """The same picture as an 8-bit palette PNG (about a third of the bytes for line plots)."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256).save(buf, format="png", optimize=True)
-    return buf.getvalue()
-
-
 def _histories(result) -> list[History]:
     if isinstance(result, History):
         return [result]
@@ -77,7 +66,7 @@ class SliderPanel:
     Args:
         run: trains (or computes) a result for one setting of the run controls.
         controls: ``{name: slider}``; names are the keyword arguments of ``run`` and ``plot``.
-        plot: a ``regviz.plots.PanelView``: its ``setup(fig)`` runs once on the panel's one figure, its
+        plot: a ``regviz.views.PanelView``: its ``setup(fig)`` runs once on the panel's one figure, its
             ``update(result, settings)`` per new picture (only data, limits and texts change, so a picture costs
             one Agg draw). A plain function ``plot(result, fig, settings)`` also works: it draws on an emptied
             figure each time (slower). Never train there; never call ``tight_layout`` (~0.3 s a redraw).
@@ -173,7 +162,7 @@ class SliderPanel:
         self.last_error = f"{type(exc).__name__}: {exc}"
         self._set_status(f"&#9888; could not show this setting: {html.escape(self.last_error)}", "#b00020")
 
-    def _picture(self, settings: Settings) -> bytes:
+    def picture(self, settings: Settings) -> bytes:
         """The PNG for ``settings`` (whose result is cached), drawn once and then kept."""
         full_key = tuple(sorted(settings.items()))
         if full_key not in self.png_cache:
@@ -210,7 +199,7 @@ class SliderPanel:
                 self._set_status(f"&#8987; training {html.escape(label)} ...")
                 self.cache[key] = self.run_fn(**{k: v for k, v in settings.items() if k not in self.view_only})
             result = self.cache[key]
-            self.image.value = self._picture(settings)
+            self.image.value = self.picture(settings)
         except Exception as exc:  # noqa: BLE001 -- the panel reports, it never raises into the notebook
             self.last_seconds = time.perf_counter() - t
             self._show_error(exc)
@@ -258,41 +247,8 @@ class SliderPanel:
         return data, _colab_metadata()
 
     def frames(self, *, max_frames: int = 400) -> dict[str, Any]:
-        """Every cached setting drawn once: what a page without a kernel needs for static sliders.
-
-        Each run setting whose result is cached (the precomputed grid, plus settings visited so far) is drawn
-        at every position of the view-only controls. Pictures are palette PNGs (a third of the size; line
-        plots lose nothing visible).
-
-        Returns:
-            ``{"title", "controls": [{"name", "description", "labels", "index"}], "frames": {"i-j-...": b64}}``:
-            a frame's key lists the slider positions (indices, in control order); ``index`` is the position
-            shown now, so the page opens on the same picture as the notebook.
-        """
-        positions = self.positions()
-        names = list(self.controls)
-        view = [n for n in names if n in self.view_only]
-        out: dict[str, str] = {}
-        for key in list(self.cache):
-            run = dict(key)
-            if any(run.get(n) not in positions[n] for n in names if n not in self.view_only):
-                continue  # an off-grid setting: no slider position shows it
-            for combo in itertools.product(*(positions[n] for n in view)):
-                settings = {**run, **dict(zip(view, combo))}
-                name = "-".join(str(positions[n].index(settings[n])) for n in names)
-                if len(out) >= max_frames:
-                    raise ValueError(f"more than max_frames={max_frames} frames; raise it or precompute less")
-                try:
-                    out[name] = base64.b64encode(_palette_png(self._picture(settings))).decode("ascii")
-                except Exception:  # noqa: BLE001 -- a setting that cannot be drawn gets no frame
-                    continue
-        controls = [{"name": n, "description": getattr(w, "description", n) or n,
-                     "labels": [str(lab) for lab, _ in w.options] if hasattr(w, "options") and w.options
-                     and isinstance(w.options[0], tuple) else [f"{v:g}" if isinstance(v, float) else str(v)
-                                                               for v in positions[n]],
-                     "index": positions[n].index(w.value) if w.value in positions[n] else 0}
-                    for n, w in self.controls.items()]
-        return {"title": self.title_text, "controls": controls, "frames": out}
+        """Every cached setting drawn once, for a page without a kernel: ``regviz.frames.panel_frames``."""
+        return panel_frames(self, max_frames=max_frames)
 
     def positions(self) -> dict[str, list]:
         """Every position of every slider (for tests that sweep the whole range)."""

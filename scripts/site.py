@@ -32,15 +32,22 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAMES_MIME = "application/vnd.regviz.frames+json"
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"regviz_{name}_script", ROOT / "scripts" / f"{name}.py")
+def _load(name: str, path: Path):
+    """A module from its file, without importing the package around it (regviz's face would import torch)."""
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _script(name: str):
+    return _load(f"regviz_{name}_script", ROOT / "scripts" / f"{name}.py")
+
+
+_FRAMES = _load("regviz_frames_for_site", ROOT / "regviz" / "frames.py")  # the MIME types a saved panel uses
+FRAMES_MIME, WIDGET_VIEW = _FRAMES.FRAMES_MIME, _FRAMES.WIDGET_VIEW
 
 
 def _colab_script():

@@ -1,8 +1,14 @@
-"""Expected calibration error, reliability data and temperature scaling."""
+"""Expected calibration error and reliability data (regviz.metrics), and the runs that record them per epoch.
+
+The post-hoc calibration tools (temperature scaling, projections) are in test_calibration.py.
+"""
+import types
+
 import pytest
 import torch
+import torch.nn.functional as F
 
-from regviz.calibration import cluster_spread, fit_temperature, temperature_held_out, template_projection
+from regviz.experiments.recording import CalibrationRecorder
 from regviz.metrics import expected_calibration_error, negative_log_likelihood, reliability_data
 
 
@@ -67,53 +73,39 @@ class TestECE:
             expected_calibration_error(torch.rand(2, 2), torch.tensor([0, 1]), n_bins=0)
 
 
-class TestTemperature:
-    """Temperature scaling recovers a known temperature."""
+class TestCalibrationRecorder:
+    """The recorder turns fit's validation logits into plain NLL, ECE, confidence and logit norm."""
 
-    def test_recovers_true_temperature(self):
-        """Logits scaled by 3 from a calibrated model give T close to 3."""
-        g = torch.Generator().manual_seed(3)
-        logits = 2 * torch.randn(20000, 5, generator=g)
-        y = torch.multinomial(logits.softmax(1), 1, generator=g).squeeze(1)
-        T = fit_temperature(3.0 * logits, y)
-        assert abs(T - 3.0) < 0.1
+    def test_values_match_their_definitions(self):
+        g = torch.Generator().manual_seed(0)
+        logits = 3 * torch.randn(200, 4, generator=g)
+        y = torch.randint(0, 4, (200,), generator=g)
+        rec = CalibrationRecorder(n_bins=10)
+        out = rec(None, types.SimpleNamespace(y_val=y), {"val": logits})
+        assert out["val_nll"] == pytest.approx(float(F.cross_entropy(logits, y)), rel=1e-5)
+        assert out["val_ece"] == pytest.approx(expected_calibration_error(logits.softmax(-1), y, 10), abs=1e-7)
+        assert out["val_conf"] == pytest.approx(float(logits.softmax(-1).max(-1).values.mean()), rel=1e-6)
+        assert out["logit_norm"] == pytest.approx(float(logits.norm(dim=-1).mean()), rel=1e-6)
 
-    def test_held_out_half(self):
-        """temperature_held_out fits T on the first half only and rescales the second half with it."""
-        g = torch.Generator().manual_seed(5)
-        logits = 2 * torch.randn(2001, 4, generator=g)
-        y = torch.multinomial(logits.softmax(1), 1, generator=g).squeeze(1)
-        cal = temperature_held_out(3.0 * logits, y)
-        assert cal["T"] == fit_temperature(3.0 * logits[:1000], y[:1000])
-        torch.testing.assert_close(cal["after"], (3.0 * logits[1000:] / cal["T"]).softmax(-1))
-        assert torch.equal(cal["y"], y[1000:]) and abs(cal["T"] - 3.0) < 0.2
-
-
-class TestProjection:
-    """Template projection and the cluster-spread ratio."""
-
-    def test_templates_map_to_a_triangle(self):
-        """The three templates project to points whose pairwise distances equal theirs in D dimensions."""
-        g = torch.Generator().manual_seed(4)
-        W = torch.randn(5, 16, generator=g)
-        P = template_projection(W[[0, 2, 4]], W, (0, 2, 4))
-        torch.testing.assert_close(torch.pdist(P), torch.pdist(W[[0, 2, 4]]), rtol=1e-4, atol=1e-4)
-
-    def test_cluster_spread(self):
-        """Two tight clusters far apart have a small ratio; shrinking the spread halves it."""
-        pts = torch.tensor([[0.0, 1.0], [0.0, -1.0], [10.0, 1.0], [10.0, -1.0]])
-        y = torch.tensor([0, 0, 1, 1])
-        assert abs(cluster_spread(pts, y) - 0.1) < 1e-6
-        assert abs(cluster_spread(pts * torch.tensor([1.0, 0.5]), y) - 0.05) < 1e-6
+    def test_keeps_one_cpu_copy_per_call_unless_told_not_to(self):
+        logits, data = torch.randn(5, 3), types.SimpleNamespace(y_val=torch.tensor([0, 1, 2, 0, 1]))
+        rec, off = CalibrationRecorder(), CalibrationRecorder(keep_logits=False)
+        for scale in (1.0, 2.0):
+            rec(None, data, {"val": scale * logits})
+            off(None, data, {"val": logits})
+        assert len(rec.logits) == 2 and torch.equal(rec.logits[1], 2 * logits) and off.logits == []
+        logits.mul_(0)  # a later change to fit's tensor does not reach the kept copy
+        assert rec.logits[0].abs().sum() > 0
 
 
 class TestRecorder:
-    """fit_recording logs plain NLL/ECE that match a recomputation from the final model."""
+    """experiments.recording.fit_recording logs plain NLL/ECE that match a recomputation from the final model."""
 
     def test_extras_match_final_model(self):
         """Per-epoch extras have one entry per epoch; the last equals metrics of the trained model's logits."""
         import regviz
-        from regviz.calibration import fit_recording, predict_logits
+        from regviz.calibration import predict_logits
+        from regviz.experiments.recording import fit_recording
 
         data = regviz.load_dataset("moons", n_train=64, n_val=128, seed=0, device="cpu")
         torch.manual_seed(0)

@@ -1,11 +1,8 @@
 import matplotlib
 import pytest
-import torch
 
-from regviz import MLP
 from regviz.history import History
-from regviz.plots import (plot_curves, plot_decision_boundary, plot_lm_baselines, plot_lr_sensitivity, plot_series,
-                          plot_sweep)
+from regviz.plots import plot_curves, plot_lm_baselines, plot_lr_sensitivity, plot_series, plot_sweep
 
 matplotlib.use("agg")
 
@@ -60,14 +57,6 @@ class TestPlots:
         with pytest.raises(ValueError, match="yscale"):
             plot_series({"a": [1.0]}, ylabel="y", yscale="logit")
 
-    def test_decision_boundary(self):
-        X = torch.randn(20, 2)
-        y = (X[:, 0] > 0).long()
-        ax = plot_decision_boundary(MLP(2, 2, width=4), X, y, resolution=20)
-        assert len(ax.collections) >= 2
-        with pytest.raises(ValueError, match="2-D"):
-            plot_decision_boundary(MLP(3, 2), torch.randn(5, 3), y[:5])
-
 
 class TestRescale:
     """A view updated with a single point still gets a drawable (non-empty) range."""
@@ -75,14 +64,14 @@ class TestRescale:
     @pytest.mark.parametrize("scale", ["linear", "log"])
     def test_single_point(self, scale):
         from matplotlib.figure import Figure
-        from regviz.plots import _rescale
+        from regviz.artists import rescale
         ax = Figure().subplots()
         line, = ax.plot([], [], "o")
         now = ax.axvline(1.0, color="k")  # the "current setting" marker a panel view moves
         ax.set_xscale(scale)
         line.set_data([1e-3], [0.5])
         now.set_xdata([1e-3, 1e-3])
-        _rescale(ax)
+        rescale(ax)
         lo, hi = ax.get_xlim()
         assert lo < 1e-3 < hi and hi - lo > 1e-4
 

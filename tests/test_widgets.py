@@ -166,7 +166,7 @@ class TestPanelView:
             self.line.axes.autoscale_view()
 
     def test_setup_once_update_per_picture_and_recovery(self):
-        from regviz.plots import PanelView
+        from regviz.views import PanelView
         view = type("V", (self.View, PanelView), {})()
         p = SliderPanel(lambda a, b: _hist(a + b), {"a": choice_slider("a", [1, 2, 3]),
                                                     "b": choice_slider("b", [0, 1]),

@@ -16,13 +16,13 @@ from pathlib import Path
 import torch
 
 from ..augment import BatchAugment
-from ..calibration import fit_recording
 from ..data import load_dataset
 from ..device import seeded
 from ..mixing import cutmix, mixing_transform, mixup
 from ..models import CNN, MLP
 from ..train import fit
 from ..validate import check_choice, check_number
+from .recording import fit_recording
 
 ALPHAS = (0.0, 0.1, 0.2, 0.4, 1.0, 2.0)  # 0 = no mixing
 METHODS = ("mixup", "cutmix")

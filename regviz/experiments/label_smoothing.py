@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from ..calibration import fit_recording, temperature_held_out
+from ..calibration import temperature_held_out
 from ..data import load_dataset
 from ..device import seeded
 from ..layers import eval_mode
@@ -18,6 +18,7 @@ from ..stats import difference, summarize
 from ..sweep import StackedMLP
 from ..train import fit
 from ..validate import check_number
+from .recording import fit_recording
 
 EPS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 NOISE = (0.0, 0.2)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..experiments.augmentation import ALPHAS, DEFAULT, METHODS, panel_setting
-from ..plots import MixingView
+from ..views.augmentation import MixingView
 from ..widgets import SliderPanel, choice_slider
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..experiments.dropout import FASHION_FAST, FASHION_PS, STORED, fashion_sweep, load_sweep
-from ..plots import DropoutView
+from ..views.dropout import DropoutView
 from ..widgets import SliderPanel, choice_slider
 
 

@@ -5,7 +5,7 @@ Prechelt, "Early Stopping - But When?", in Neural Networks: Tricks of the Trade 
 from __future__ import annotations
 
 from ..experiments.early_stopping import LABEL_NOISE, MIN_DELTAS, PATIENCES, replayed_run
-from ..plots import StoppingView
+from ..views.early_stopping import StoppingView
 from ..widgets import SliderPanel, choice_slider
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..experiments.label_smoothing import DEFAULT, EPS, NOISE, train_setting
-from ..plots import CalibrationView
+from ..views.label_smoothing import CalibrationView
 from ..widgets import SliderPanel, choice_slider
 
 

@@ -5,7 +5,7 @@ z-loss: Shazeer et al., Mesh-TensorFlow (2018); Chowdhery et al., "PaLM" (2022).
 from __future__ import annotations
 
 from ..experiments.llm import PS, Z_COEFS, with_reference
-from ..plots import LMView
+from ..views.llm import LMView
 from ..widgets import SliderPanel, choice_slider, log_slider
 
 

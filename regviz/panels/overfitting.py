@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..experiments.overfitting import DEFAULT, N_TRAIN, NOISE, WIDTHS, one_slider_away, train_setting
-from ..plots import CurvesView
+from ..views.overfitting import CurvesView
 from ..widgets import SliderPanel, choice_slider
 
 

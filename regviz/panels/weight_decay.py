@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..experiments.weight_decay import DEFAULT, LAMBDAS, PENALTIES, train_setting
-from ..plots import PenaltyView
+from ..views.weight_decay import PenaltyView
 from ..widgets import SliderPanel, choice_slider, log_slider
 
 

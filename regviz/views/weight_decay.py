@@ -1,0 +1,66 @@
+"""Chapter 02's panel picture: loss curves, the weights' histogram and loss against lambda."""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+
+from ..artists import log_scale, loss_curves, panel_axes, rescale
+from .base import PanelView
+
+
+class PenaltyView(PanelView):
+    """Chapter 02: loss curves | histogram of the weights at the shown epoch | loss against lambda.
+
+    Args:
+        runs: ``{(penalty, lam): {"history", "weights"}}``, every run trained so far (read at each update).
+        zero_at: where lambda = 0 is drawn on the log lambda axis.
+        small: "near zero" for the histogram's title.
+    """
+
+    def __init__(self, runs: Mapping[tuple[str, float], Mapping], *, zero_at: float, small: float = 1e-3,
+                 weight_range: float = 0.4, bins: int = 80):
+        self.runs, self.zero_at, self.small = runs, zero_at, small
+        self.edges = torch.linspace(-weight_range, weight_range, bins + 1)
+
+    def setup(self, fig):
+        self.ax1, self.ax2, self.ax3 = ax1, ax2, ax3 = panel_axes(fig, 3, top=0.9, wspace=0.32, right=0.99,
+                                                                  bottom=0.15)
+        self.curves = loss_curves(ax1)
+        n = len(self.edges) - 1
+        self.stairs = ax2.stairs([1.0] * n, self.edges.numpy(), fill=True, color="C2", baseline=0.5)
+        log_scale(ax2)
+        ax2.set_ylabel("count (log)")
+        ax2.set_xlabel("weight value")
+        self.val, = ax3.plot([], [], "o-", label="validation")
+        self.train, = ax3.plot([], [], "o--", label="train")
+        self.now = ax3.axvline(self.zero_at, color="k", lw=0.8)
+        log_scale(ax3, "x")
+        log_scale(ax3)
+        ax3.set_xlabel("lambda (leftmost point: 0)")
+        ax3.legend(fontsize=8)
+        ax3.grid(alpha=0.3)
+
+    def update(self, res, settings):
+        ep, penalty, lam = settings["epochs"], settings["penalty"], settings["lam"]
+        h = res["history"].truncated(ep)
+        if h.diverged:
+            raise ValueError(f"this run diverged: {h.stop_reason}")
+        self.curves.set(h)
+        rescale(self.ax1)
+        self.ax1.set_title(f"loss, {penalty} lambda={lam:g}")
+        w = res["weights"][ep]
+        lo, hi = float(self.edges[0]), float(self.edges[-1])
+        counts = torch.histc(w, bins=len(self.edges) - 1, min=lo, max=hi).clamp(min=0.5)  # 0.5: empty bins on a log axis
+        self.stairs.set_data(counts.numpy())
+        rescale(self.ax2)
+        small = (w.abs() < self.small).float().mean().item()
+        self.ax2.set_title(f"weights at epoch {ep}: {small:.1%} with |w| < {self.small:g}", fontsize=9)
+        pts = sorted((lm, r["history"].truncated(ep)) for (pen, lm), r in self.runs.items() if pen == penalty)
+        xs = [lm if lm > 0 else self.zero_at for lm, _ in pts]
+        self.val.set_data(xs, [hh.val_loss[-1] for _, hh in pts])
+        self.train.set_data(xs, [hh.train_loss[-1] for _, hh in pts])
+        cur = lam if lam > 0 else self.zero_at
+        self.now.set_xdata([cur, cur])
+        rescale(self.ax3)
+        self.ax3.set_title(f"loss at epoch {ep} vs lambda (trained so far)", fontsize=9)
