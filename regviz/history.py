@@ -90,3 +90,7 @@ class History:
     @classmethod
     def load(cls, path: str | Path) -> "History":
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+class Histories(list):
+    """The K Histories of one stacked run (``fit`` on a stacked model, ``sweep``), in model order: a list."""

@@ -122,11 +122,11 @@ class TestSweepDropout:
         hs = sweep(_mk(), digits, knob="p", values=[0.0, 0.3], epochs=1, progress=False, device="cpu")
         assert [h.config["p"] for h in hs] == [0.0, 0.3] and hs[0].config["sweep"] == "p"
 
-    def test_only_mlps_stack(self, digits):
-        from regviz.models import CNN
-        with pytest.raises(ValueError, match="sweep stacks MLPs"):
-            sweep(lambda: CNN((1, 8, 8), 10, channels=4), digits, knob="p", values=[0.1], epochs=1, progress=False,
-                  device="cpu")
+    def test_only_mlps_and_cnns_stack(self, digits):
+        from regviz.models import ResidualMLP
+        with pytest.raises(ValueError, match="sweep stacks MLPs .* and regviz.CNN"):
+            sweep(lambda: ResidualMLP(64, 10, width=8, blocks=1), digits, knob="p", values=[0.1], epochs=1,
+                  progress=False, device="cpu")
 
 
 class TestSweepArgs:
