@@ -300,3 +300,12 @@ def test_grades_beside_the_notebooks_stay_private(tmp_path):
                                                                       3: 'scale = 2 * DATA["scale"]'})
     g = grade_notebook(nbformat.writes(sub).encode(), ref, student="spy", timeout=60, honest=set(), sandbox=SANDBOX)
     assert g.total == 3, g  # ex1 passes only if grades.csv is absent; ex3 needs results/toy.json
+
+
+def test_import_needs_no_torch():
+    """The grader's machine (and each Dask worker's) needs no torch or regviz.data to import regviz.homework."""
+    code = ("import sys, regviz.homework, regviz.homework.__main__; "
+            "bad = sorted(m for m in ('torch', 'regviz.data', 'distributed') if m in sys.modules); print(bad)")
+    run = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[]", run.stdout

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from regviz.homework import find_exercises
+from regviz.homework import chapter_probes as cp
 from regviz.homework import probes as pr
 from regviz.homework.execute import CappedSession
 
@@ -51,7 +52,7 @@ def run_probes(ns: dict, spec: pr.ExerciseProbes, seed: int, monkeypatch) -> dic
     return {k: pr.decode(v, budget) for k, v in wire.items()}
 
 
-FRESH = [(p, n) for p in CHAPTERS for n, s in pr.PROBES.get(p.stem, {}).items() if s.kind == "probe"]
+FRESH = [(p, n) for p in CHAPTERS for n, s in cp.PROBES.get(p.stem, {}).items() if s.kind == "probe"]
 
 
 class TestDefinitions:
@@ -61,14 +62,14 @@ class TestDefinitions:
     def test_every_exercise_is_probed(self, path):
         """Each exercise of each chapter has a probe spec; a 'state' one says why it cannot take fresh inputs."""
         numbers = [e.number for e in find_exercises(nbformat.read(path, as_version=4))]
-        specs = pr.PROBES.get(path.stem, {})
+        specs = cp.PROBES.get(path.stem, {})
         assert sorted(specs) == numbers
         assert all(s.why for s in specs.values() if s.kind == "state")
 
     @pytest.mark.parametrize("path, n", FRESH, ids=[f"{p.stem}-ex{n}" for p, n in FRESH])
     def test_reference_passes_wrong_answer_fails(self, path, n, monkeypatch):
         """Reference vs reference on one seed: no difference. Reference on another seed, or a constant answer: fails."""
-        spec = pr.PROBES[path.stem][n]
+        spec = cp.PROBES[path.stem][n]
         ns = namespace(path, [n])
         ref = run_probes(ns, spec, 1234, monkeypatch)
         assert not any(isinstance(v, pr.Raised) for v in ref.values()), ref

@@ -3,13 +3,15 @@
 Solution markers follow nbgrader (Project Jupyter et al., "nbgrader: A Tool for Creating and Grading
 Assignments in the Jupyter Notebook", JOSE 2019); kernels run under bubblewrap (or docker/podman); marks
 come from probes judged in the grader against a clean reference kernel (probes.py), and grader-planted
-canary checks flag tampering. CLI: `python -m regviz.homework`; nbgrader metadata:
-`python -m regviz.homework.nbgrader_meta notebooks/`.
+canary checks flag tampering; a class is graded on Dask distributed, one task per submission. CLI:
+`python -m regviz.homework`; nbgrader metadata: `python -m regviz.homework.nbgrader_meta notebooks/`.
 """
-from .grade import Grade, calibrate, grade, grade_notebook, reference_run, write_csv
+from .grade import calibrate, grade_notebook, reference_run
 from .notebook import Exercise, find_exercises, needed_cells, resolve_chapter, slice_notebook
 from .release import clear_solutions, release, release_notebook
+from .results import Grade, write_csv
 from .sandbox import Sandbox
+from .classrun import grade  # last: the name `grade` is the function, not the submodule grade.py
 
 __all__ = [
     "Exercise", "Grade", "Sandbox", "calibrate", "clear_solutions", "find_exercises", "grade",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .grade import grade
+from .classrun import grade, partial_path
 from .release import release
 from .sandbox import KINDS, parse_memory
 
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="CSV file to write")
     g.add_argument("--chapter", help="chapter to grade against (default: read from the notebooks' metadata)")
     g.add_argument("--notebooks", help="folder of reference notebooks (default: ./notebooks or the course's)")
-    g.add_argument("--jobs", type=int, help="parallel kernels (default and maximum: number of cores)")
+    g.add_argument("--jobs", type=int, help="parallel kernels of the local cluster (default and maximum: number of cores)")
     g.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")
     g.add_argument("--total-timeout", type=int, default=1800, help="seconds per notebook (default 1800)")
     g.add_argument("--quick", action="store_true", help="run only the cells the exercises depend on")
@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bytes each kernel may write in all (bwrap: a tmpfs scratch folder; default 512M)")
     g.add_argument("--max-size", default="20M", type=_size,
                    help="larger submissions are not read; their row says so (default 20M)")
+    g.add_argument("--scheduler", help="a Dask scheduler (tcp://host:8786, or a scheduler file) whose workers grade "
+                   "the class; default: a local cluster of --jobs worker processes")
+    g.add_argument("--resume", action="store_true",
+                   help="keep the rows an interrupted run wrote (CSV + .partial.jsonl) and grade only the others")
     return p
 
 
@@ -75,11 +79,16 @@ def main(argv: list[str] | None = None) -> int:
             grades = grade(args.submissions, args.out, chapter=args.chapter, notebooks=args.notebooks, jobs=args.jobs,
                            timeout=args.timeout, total_timeout=args.total_timeout, quick=args.quick,
                            kernel_name=args.kernel, keep=args.keep, sandbox=args.sandbox, memory=args.memory, disk=args.disk,
-                           max_bytes=args.max_size)
+                           max_bytes=args.max_size, scheduler=args.scheduler, resume=args.resume)
             print(f"graded {len(grades)} notebooks -> {args.out}")
     except (ValueError, OSError) as e:
         print(f"python -m regviz.homework {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.command == "grade":
+            print(f"python -m regviz.homework grade: interrupted; the rows finished so far are kept in "
+                  f"{partial_path(args.out)}: rerun with --resume to grade only the others", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -1,118 +1,33 @@
-"""Autograde submissions: each notebook runs in its own sandboxed kernel (FAST=True), then the checks are read.
+"""Autograde one submission: it runs in its own sandboxed kernel (FAST=True), then its checks are read.
 
 Check cells are restored from the reference notebook (as nbgrader does for its locked test cells,
 Project Jupyter et al., JOSE 2019), so editing or weakening a check does not change a mark; canaries
 planted around them (tamper.py) catch submissions that change how checks execute. The mark itself does
 not rest on what the student's kernel says about its asserts: probes (probes.py) evaluate each answer on
 inputs drawn from a seed picked fresh per run, in the student's kernel and in a clean kernel that ran the
-reference, and the grader compares the returned plain data in its own process.
+reference, and the grader compares the returned plain data in its own process (results.py). A whole class
+is graded by classrun.py.
 """
 from __future__ import annotations
 
-import csv
 import logging
-import multiprocessing
 import os
-import re
 import secrets
 import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from ..data import data_root  # the dataset cache regviz.data reads: mounted read-only for kernels
+from .chapter_probes import PROBES
 from .execute import MESSAGE_LIMIT, OUTPUT_LIMIT, run_notebook
-from .notebook import (check_number, data_folders, default_notebook_folder, find_exercises, resolve_chapter,
-                       slice_notebook)
-from .probes import PROBES, add_probes, judge_exercise, read_probes
-from .sandbox import Sandbox, choose, pids_cgroup, remove_cgroup
-from .submissions import MAX_SUBMISSION_BYTES, Refused, chapter_by_majority, csv_safe, find_submissions, read_submission
-from .tamper import ROLE, Plan, passed_canaries, plant, strip_planted
-
-ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-@dataclass
-class Grade:
-    """One graded submission: pass/fail and a message per exercise number, and a notebook-level note."""
-
-    student: str
-    passed: dict[int, bool] = field(default_factory=dict)
-    messages: dict[int, str] = field(default_factory=dict)
-    note: str = ""
-    seconds: float = 0.0
-    # Before the canaries are judged: results as if no canary passed, notes, and the canaries that passed.
-    raw: dict | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def total(self) -> int:
-        """Number of exercises passed."""
-        return sum(self.passed.values())
-
-
-TAMPERED = "tampered: a grader canary that must fail passed (the submission changes how checks run)"
-
-
-def judge_canaries(grade: Grade, honest: set, reference: dict | None = None) -> Grade:
-    """Final marks of a grade: an exercise whose canary passed (and does not pass in an honest run) fails, and so
-    does one whose probe values differ from the reference kernel's (or break the exercise's property).
-
-    Args:
-        grade: a Grade with `raw` results (grade_notebook(..., defer_canaries=True)).
-        honest: canary variants (exercise, variant) that pass in an honest run of the reference (calibrate).
-        reference: probe values of the reference kernel per exercise, for the same seed (reference_run);
-            None: probes are not judged (only the check cells and canaries count).
-    Returns:
-        The same Grade, with passed, messages and note set.
-    """
-    raw = grade.raw
-    tampered = sorted({n for n, v in raw["canaries"] if (n, v) not in honest})
-    grade.passed = {n: ok and n not in tampered for n, ok in raw["passed"].items()}
-    grade.messages = {n: TAMPERED if n in tampered else m for n, m in raw["messages"].items()}
-    notes = list(raw["notes"])
-    if tampered:
-        notes.insert(0, "tampered: exercise " + ", ".join(map(str, tampered)) + " ran under changed execution (no credit)")
-    specs = PROBES.get(raw.get("chapter"), {})
-    if reference is not None:
-        differ = []
-        for n, values in sorted((raw.get("probes") or {}).items()):
-            if n not in specs or n not in grade.passed:
-                continue
-            why, extra = judge_exercise(specs[n], values, reference.get(n))
-            notes += [f"exercise {n}: {e}" for e in extra]
-            if why and grade.passed[n]:  # a failed check keeps its own message (the student's feedback)
-                grade.passed[n] = False
-                grade.messages[n] = _short(f"differential check failed: {why}")
-                differ.append(n)
-        if differ:
-            notes.insert(0, "exercise " + ", ".join(map(str, differ)) + ": the check passed in the kernel, but the "
-                         "answers fail the grader's own probes on fresh inputs (no credit)")
-    grade.note = _short("; ".join(notes), 500)
-    return grade
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(ANSI_RE.sub("", str(text)).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _error_of(cell: nbformat.NotebookNode) -> str | None:
-    """'EName: value' of the first error output of a cell, or None."""
-    for o in cell.get("outputs", []):
-        if o.get("output_type") == "error" and o.get("ename") == "KeyboardInterrupt":
-            return "TimeoutError: cell over the per-cell time limit (interrupted)"
-        if o.get("output_type") == "error":
-            return _short(f"{o.get('ename', 'Error')}: {o.get('evalue', '')}".rstrip(": "))
-    return None
-
-
-def _stdout(cell: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+from .notebook import check_number, data_folders, find_exercises, slice_notebook
+from .probes import add_probes, read_probes
+from .results import Grade, judge_canaries, read_results, short, write_csv  # noqa: F401 - write_csv: the old home
+from .sandbox import Sandbox, choose
+from .tamper import passed_canaries, plant, strip_planted
 
 
 def restore_checks(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -129,52 +44,6 @@ def restore_checks(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode) -> nb
             seen.add(n)
             cell.source = ref_checks[n]
     return nb
-
-
-def _role(cell) -> dict:
-    return cell.get("metadata", {}).get(ROLE, {})
-
-
-def _clean(cell, tok: str, status: str | None) -> tuple[bool, str | None]:
-    """(printed its token with no error shown and no error reply, error text)."""
-    err = _error_of(cell)
-    printed = any(line.strip() == tok for line in _stdout(cell).splitlines())
-    return printed and err is None and status in (None, "ok"), err
-
-
-def read_results(nb: nbformat.NotebookNode, numbers: list[int], plan: Plan, missing: list[int],
-                 statuses: dict[int, str] | None = None) -> tuple[dict, dict]:
-    """Pass/fail and message per exercise from an executed grading copy (canaries are judged apart, in
-    `judge_canaries`).
-
-    A check passes when its cell printed its token, shows no error and the kernel replied 'ok'. A failing
-    check reports its error; when an answer cell of the exercise raised first, that error leads the message.
-    """
-    statuses = statuses or {}
-    view = nbformat.from_dict(nb)  # the submission's own cells and the real checks, for the exercise structure
-    keep = [i for i, c in enumerate(nb.cells) if _role(c).get("role") in (None, "check")]
-    view.cells = [nb.cells[i] for i in keep]
-    exercises = {e.number: e for e in find_exercises(view)}
-    passed, messages = {}, {}
-    for n in numbers:
-        ex = exercises.get(n)
-        check = view.cells[ex.check_cell] if ex is not None and ex.check_cell is not None else None
-        if n in missing or check is None or _role(check).get("role") != "check":
-            passed[n], messages[n] = False, "check cell missing from the submission"
-            continue
-        status = statuses.get(keep[ex.check_cell])
-        ok, err = _clean(check, plan.checks[n], status)
-        passed[n] = ok
-        if ok:
-            messages[n] = ""
-            continue
-        if err is None:
-            err = ("check did not run" if status is None else
-                   "check failed (error reply, no error shown)" if status == "error" else
-                   "check did not finish (time limit or kernel stopped)")
-        answer_errs = [e for e in (_error_of(view.cells[i]) for i in ex.answer_cells) if e]
-        messages[n] = _short(f"answer: {answer_errs[0]} | check: {err}" if answer_errs else err)
-    return passed, messages
 
 
 def inject_parameters(nb: nbformat.NotebookNode, parameters: dict) -> nbformat.NotebookNode:
@@ -204,7 +73,14 @@ def _kernel_env(scratch: Path, threads: int | None) -> dict[str, str]:
     return env
 
 
-def _read_notebook(source: str | bytes | Path) -> nbformat.NotebookNode:
+def dataset_cache() -> Path:
+    """The dataset cache regviz.data.data_root() reads ($REGVIZ_DATA, else ~/.cache/regviz), mounted read-only for
+    kernels; written out here because regviz.data imports torch, which the grader does not need."""
+    return Path(os.environ.get("REGVIZ_DATA", Path.home() / ".cache" / "regviz"))
+
+
+def read_notebook(source: str | bytes | Path) -> nbformat.NotebookNode:
+    """A notebook from a path or its text/bytes; ValueError (or nbformat's errors) when it is not one."""
     text = Path(source).read_bytes() if isinstance(source, Path) else source
     if isinstance(text, bytes):
         text = text.decode("utf-8")
@@ -272,7 +148,7 @@ def grade_notebook(
     numbers = [e.number for e in ref_exercises]
 
     def fail_all(note: str) -> Grade:
-        grade.note = _short(note)
+        grade.note = short(note)
         for n in numbers:
             grade.passed[n], grade.messages[n] = False, "not graded"
         grade.raw = {"passed": dict(grade.passed), "messages": dict(grade.messages), "notes": [note], "canaries": set(),
@@ -281,7 +157,7 @@ def grade_notebook(
         return grade
 
     try:
-        sub = _read_notebook(path if isinstance(path, bytes) else Path(path))
+        sub = read_notebook(path if isinstance(path, bytes) else Path(path))
     except Exception as e:  # noqa: BLE001 - any unreadable file is a row, not a crash
         return fail_all(f"not a readable notebook ({type(e).__name__}: {e})")
     run_kw = dict(box=box, quick=quick, parameters=parameters, hide=hide, threads=threads, timeout=timeout,
@@ -326,7 +202,7 @@ def _execute(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode, reference: 
         nb = slice_notebook(nb)
     nb, plan, missing = plant(nb, ref, find_exercises(ref))
     nb = inject_parameters(nb, {"FAST": True} if parameters is None else parameters)
-    nb = add_probes(nb, reference.stem, seed)
+    nb = add_probes(nb, PROBES.get(reference.stem, {}), seed)
     scratch = Path(tempfile.mkdtemp(prefix="regviz-grade-"))
     try:
         (scratch / "tmp").mkdir()
@@ -339,7 +215,7 @@ def _execute(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode, reference: 
         logging.getLogger("traitlets").setLevel(logging.CRITICAL)
         executed, statuses, notes = run_notebook(
             nb, box=box, scratch=scratch, hide=[reference.parent, *hide], env=_kernel_env(scratch, threads),
-            extra_ro=[data_root()], timeout=timeout, total_timeout=total_timeout, kernel_name=kernel_name,
+            extra_ro=[dataset_cache()], timeout=timeout, total_timeout=total_timeout, kernel_name=kernel_name,
             output_limit=output_limit, message_limit=message_limit)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -362,199 +238,3 @@ def reference_run(reference: str | Path, **run_kw) -> tuple[set[tuple[int, str]]
 def calibrate(reference: str | Path, **run_kw) -> set[tuple[int, str]]:
     """Canary variants that pass in an honest run of the reference notebook (see reference_run)."""
     return reference_run(reference, **run_kw)[0]
-
-
-def _quiet() -> None:
-    """Send a pool worker's stderr (kernel chatter) to /dev/null."""
-    fd = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(fd, 2)
-    os.close(fd)  # fd 2 keeps /dev/null open; the extra descriptor would leak once per task
-
-
-def _grade_in_worker(*args, **kwargs) -> Grade:
-    _quiet()
-    return grade_notebook(*args, **kwargs)
-
-
-def _reference_in_worker(*args, **kwargs) -> tuple[set, dict]:
-    _quiet()
-    return reference_run(*args, **kwargs)
-
-
-def _chapter_from_metadata(texts: dict[Path, bytes], folder: Path) -> str:
-    chapters = []
-    for text in texts.values():
-        try:
-            chapters.append(_read_notebook(text).metadata.get("regviz", {}).get("chapter"))
-        except Exception:  # noqa: BLE001 - an unreadable notebook gets its own row later
-            continue
-
-    def is_chapter(name: str) -> bool:
-        try:
-            resolve_chapter(name, folder)
-        except ValueError:
-            return False
-        return True
-
-    return chapter_by_majority(chapters, is_chapter)
-
-
-def _not_graded(student: str, numbers: list[int], note: str) -> Grade:
-    """The row of a submission that never ran: every exercise failed, with the reason as its note."""
-    return Grade(student, raw={"passed": {n: False for n in numbers}, "canaries": set(), "notes": [note],
-                               "messages": {n: "not graded" for n in numbers}, "probes": {}})
-
-
-def write_csv(grades: list[Grade], numbers: list[int], out: str | Path) -> None:
-    """CSV: student, ex<N>, ex<N>_message for each exercise, total, message."""
-    header = ["student"] + [c for n in numbers for c in (f"ex{n}", f"ex{n}_message")] + ["total", "message"]
-    out = Path(out)
-    if out.parent != Path(""):
-        out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        for g in sorted(grades, key=lambda g: g.student):
-            row = [g.student]
-            for n in numbers:
-                row += ["pass" if g.passed.get(n) else "fail", g.messages.get(n, "")]
-            w.writerow([csv_safe(c) for c in row + [g.total, g.note]])
-
-
-def grade(
-    submissions: str | Path,
-    out: str | Path,
-    *,
-    chapter: str | None = None,
-    notebooks: str | Path | None = None,
-    jobs: int | None = None,
-    timeout: int = 300,
-    total_timeout: int = 1800,
-    quick: bool = False,
-    kernel_name: str = "python3",
-    keep: str | Path | None = None,
-    sandbox: str | None = None,
-    memory: int = 4 * 10**9,
-    disk: int = Sandbox.disk,
-    output_limit: int = OUTPUT_LIMIT,
-    max_bytes: int = MAX_SUBMISSION_BYTES,
-    message_limit: int = MESSAGE_LIMIT,
-    log=sys.stderr,
-) -> list[Grade]:
-    """Grade every notebook in a folder in parallel and write the CSV.
-
-    Args:
-        submissions: folder of submitted notebooks; a row's name is the path without `.ipynb`
-            relative to the folder (the file stem for a flat folder).
-        out: CSV path.
-        chapter: '01', '1', '01_overfitting' or 'overfitting'; default: from the notebooks' metadata
-            (written by `release`).
-        notebooks: folder of reference notebooks (default: ./notebooks, else the course's).
-        jobs: parallel kernels (default and maximum: os.cpu_count()).
-        timeout, total_timeout, quick, kernel_name, keep, output_limit, message_limit: see grade_notebook.
-        sandbox: 'bwrap', 'docker', 'podman' or 'none' (no isolation: a warning, and a note on every row);
-            default: bwrap, and a ValueError saying how to install it when it is missing.
-        memory: cap on each kernel's data segment (RLIMIT_DATA; docker/podman: --memory) in bytes.
-        disk: bytes each kernel may write (bwrap: its scratch tmpfs; also the largest single file).
-        max_bytes: a larger submission is not read (its row says so).
-        log: stream for one progress line per graded notebook and warnings (None: silent).
-    Returns:
-        The grades, sorted by student.
-    Raises:
-        ValueError: missing folder, no notebooks, unknown chapter, bad jobs, timeouts, sandbox or memory,
-            no sandbox available, or an output path inside the submissions folder.
-    """
-    box = Sandbox(kind=sandbox or "bwrap", memory=memory, disk=disk)  # validates kind and memory before any work
-    if not (isinstance(max_bytes, int) and max_bytes >= 1):
-        raise ValueError(f"max_bytes={max_bytes!r}: give a positive number of bytes")
-    subs = find_submissions(submissions)
-    # a row's name is its path as listed, never a link's target (a link to a classmate is the copier's row)
-    names = {p: p.relative_to(submissions).with_suffix("").as_posix() for p in subs}
-    submissions = Path(submissions).resolve()
-    for what, path in (("--out", Path(out).resolve()), ("--keep", Path(keep).resolve() if keep else None)):
-        if path is not None and path.is_relative_to(submissions):
-            raise ValueError(f"{what} {str(path)!r} is inside the submissions folder; nothing is ever written there")
-    # 1. Read every submission into memory before any kernel starts: nothing a kernel does changes what is graded.
-    #    Links, folders, FIFOs, devices and oversized files are refused: each is that student's row.
-    texts, refused = {}, {}
-    for p in subs:
-        try:
-            texts[p] = read_submission(p, max_bytes)
-        except Refused as exc:
-            refused[p] = str(exc)
-    folder = Path(notebooks) if notebooks else default_notebook_folder()
-    reference = resolve_chapter(chapter if chapter else _chapter_from_metadata(texts, folder), folder)
-    cpus = os.cpu_count() or 1
-    jobs = cpus if jobs is None else jobs
-    if not 1 <= jobs <= cpus:
-        raise ValueError(f"jobs={jobs}; allowed: 1 to {cpus} (this machine's cores)")
-    if timeout <= 0 or total_timeout <= 0:
-        raise ValueError(f"timeouts must be positive seconds, got timeout={timeout}, total_timeout={total_timeout}")
-    numbers = [e.number for e in find_exercises(nbformat.read(reference, as_version=4))]
-    if not numbers:
-        raise ValueError(f"chapter {reference.stem} has no exercises")
-    # 2. The sandbox: bwrap unless told otherwise; none only when asked for, with a warning.
-    box = Sandbox(kind=choose(sandbox), memory=memory, disk=disk)
-    if box.kind == "none" and log is not None:
-        print("warning: --sandbox none: submissions run unisolated and can read or change any file you can",
-              file=log, flush=True)
-    if box.kind in ("bwrap", "none") and os.geteuid() == 0 and log is not None:
-        probe = pids_cgroup(box.nproc)
-        remove_cgroup(probe)
-        if probe is None:
-            print("note: grading as root without a writable pids cgroup: Linux does not apply the process limit "
-                  "(RLIMIT_NPROC) to root; grade as an ordinary user to have it", file=log, flush=True)
-    jobs = max(1, min(jobs, len(texts)))
-    hide = [submissions, Path(out).resolve().parent] + ([Path(keep).resolve()] if keep else [])
-    threads = max(1, cpus // jobs)
-    seed = secrets.randbits(31)  # the probes' inputs: fresh for every run, the same for the reference and the class
-    run_kw = dict(box=box, quick=quick, parameters=None, hide=hide, threads=threads, timeout=timeout,
-                  total_timeout=total_timeout, kernel_name=kernel_name, output_limit=output_limit, seed=seed,
-                  message_limit=message_limit)
-    kw = dict(timeout=timeout, total_timeout=total_timeout, quick=quick, kernel_name=kernel_name, keep=keep,
-              threads=threads, sandbox=box, hide=hide, output_limit=output_limit, defer_canaries=True, seed=seed,
-              message_limit=message_limit)
-    grades, waiting, honest, values = [], [], None, None
-    for p, note in refused.items():
-        grades.append(judge_canaries(_not_graded(names[p], numbers, note), set()))
-        if log is not None:
-            print(f"{names[p]}: 0/{len(numbers)} - {note}", file=log, flush=True)
-    if not texts:
-        grades.sort(key=lambda g: g.student)
-        write_csv(grades, numbers, out)
-        return grades
-
-    def report(g: Grade) -> None:
-        grades.append(judge_canaries(g, honest, values))
-        if log is not None:
-            print(f"{g.student}: {g.total}/{len(numbers)} ({g.seconds:.0f} s){' - ' + g.note if g.note else ''}",
-                  file=log, flush=True)
-
-    # Workers come from a fresh forkserver, never forked from this process: a process that already ran a
-    # kernel client (zmq sockets, an event loop) cannot be forked safely (seen as workers spinning on EINTR).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["regviz.homework.grade"])
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        # 3. One honest run of the reference, alongside the class: canary variants that pass there prove nothing,
-        #    and its probe values are what each submission's are compared with.
-        calibration = pool.submit(_reference_in_worker, reference, **run_kw)
-        futures = {pool.submit(_grade_in_worker, texts[p], reference, student=names[p], **kw): p for p in texts}
-        futures[calibration] = None
-        for fut in as_completed(futures):
-            p = futures[fut]
-            if p is None:
-                honest, values = fut.result()  # an error here is the grader's own: it stops the run
-                for g in waiting:
-                    report(g)
-                continue
-            try:
-                g = fut.result()
-            except Exception as e:  # noqa: BLE001 - a crashed worker is one row, not the end of the run
-                g = _not_graded(names[p], numbers, _short(f"grader failed: {type(e).__name__}: {e}"))
-            if honest is None:
-                waiting.append(g)
-            else:
-                report(g)
-    grades.sort(key=lambda g: g.student)
-    write_csv(grades, numbers, out)
-    return grades
