@@ -30,7 +30,7 @@ END = "# --- end of Colab set-up ---"
 # jupyterlab and papermill are for running Jupyter yourself and for grading, not for reading on Colab.
 COLAB_EXTRAS = ("mnist1d",)
 COLAB_PREINSTALLED = ("torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-learn")
-NOT_NEEDED_ON_COLAB = ("jupyterlab", "papermill")
+NOT_NEEDED_ON_COLAB = ("jupyterlab", "papermill", "dask", "distributed")  # dask: the homework grader only
 BADGE_IMG = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 BINDER_RE = re.compile(r"https://mybinder\.org/v2/gh/[^/\s)]+/[^/\s)]+/")
