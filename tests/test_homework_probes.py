@@ -167,3 +167,20 @@ class TestMessageCap:
         c = s.clone()
         c.deserialize(self.frames(c, "stream", "z" * 5_000))
         assert c.limit == 1_000 and len(s.dropped) == 1
+
+
+@pytest.mark.parametrize("size,H", [(2, 5), (4, 7), (3, 10)])
+def test_cutout_judge_accepts_a_correct_answer_on_the_smallest_probe_images(size, H):
+    """The probe draws H - size from [3, 8): as few as 16 square positions, so 'varies' cannot mean > 20 of them."""
+    import torch
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(300, 1, H, H, generator=g) + 0.5
+    top, left = torch.randint(0, H - size + 1, (2, 300), generator=g)
+    out = x.clone()
+    for i in range(300):
+        out[i, :, top[i]:top[i] + size, left[i]:left[i] + size] = 0
+    v = {"out": out.numpy(), "x": x.numpy(), "size": size, "untouched": True}
+    assert cp._judge_cutout(v, None) is None
+    fixed = x.clone()
+    fixed[:, :, :size, :size] = 0  # the same square in every image
+    assert "hardly varies" in cp._judge_cutout({**v, "out": fixed.numpy()}, None)
