@@ -12,6 +12,7 @@ import pytest
 
 from regviz.homework import find_exercises, grade, release_notebook
 from regviz.homework import sandbox as sb
+from regviz.homework.cgroups import kernel_cgroups
 from regviz.homework.__main__ import main
 from regviz.homework.grade import calibrate, grade_notebook
 from regviz.homework.tamper import decoy_names, only_assert, plant, tainted_asserts
@@ -480,9 +481,10 @@ print("forked", _n)
 @needs_bwrap
 def test_fork_bomb_is_capped(tmp_path):
     """Forking 2000 processes stops at the process cap (a pids cgroup, or RLIMIT_NPROC for ordinary users)."""
-    probe = sb.pids_cgroup(64)
-    sb.remove_cgroup(probe)
-    if os.geteuid() == 0 and probe is None:
+    probe = kernel_cgroups(64)
+    if probe is not None:
+        probe.remove()
+    if os.geteuid() == 0 and not (probe and probe.pids):
         pytest.skip("grading as root without a writable pids cgroup: no process cap to test")
     ref, submission = with_data_cell_code(tmp_path, FORK_BOMB)
     box = sb.Sandbox(nproc=64)
@@ -490,6 +492,31 @@ def test_fork_bomb_is_capped(tmp_path):
     text = kept_output_text(tmp_path / "keep", "bomb")
     forked = int(text.split("forked ")[1].split()[0])
     assert forked < 64 and g.total == 3, (forked, g)
+
+
+SHARED_HOG = """
+import mmap
+_m = mmap.mmap(-1, 2 * 2**30, flags=mmap.MAP_SHARED)  # not counted by RLIMIT_DATA
+for _i in range(0, len(_m), 2**26):
+    _m[_i:_i + 2**26] = b"x" * 2**26
+print("wrote 2 GiB")
+"""
+
+
+@needs_bwrap
+def test_shared_mapping_is_capped(tmp_path):
+    """A 2 GiB shared anonymous mapping under --memory 512M: the memory cgroup kills the kernel at
+    512 MiB + disk + headroom; the row says so and the cell after it did not print."""
+    probe = kernel_cgroups(64, 2**30)
+    if probe is not None:
+        probe.remove()
+    if not (probe and probe.memory):
+        pytest.skip("no writable memory cgroup here: the cap is RLIMIT_DATA only (the README says so)")
+    ref, submission = with_data_cell_code(tmp_path, SHARED_HOG)
+    box = sb.Sandbox(memory=512 * 2**20, disk=64 * 2**20)
+    g = grade_notebook(submission, ref, student="shm", timeout=60, honest=set(), sandbox=box, keep=tmp_path / "keep")
+    assert "killed at the sandbox memory cap" in g.note and g.total == 0, g
+    assert "wrote 2 GiB" not in kept_output_text(tmp_path / "keep", "shm")
 
 
 @needs_bwrap
@@ -521,7 +548,7 @@ def test_kernel_is_stopped_after_the_run(tmp_path, kind, monkeypatch):
     from regviz.homework import execute
     from regviz.homework.execute import run_notebook
 
-    monkeypatch.setattr(execute, "pids_cgroup", lambda nproc: None)
+    monkeypatch.setattr(execute, "kernel_cgroups", lambda nproc, memory=None: None)
 
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nprint(os.getpid())")])

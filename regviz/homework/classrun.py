@@ -15,7 +15,8 @@ from .execute import MESSAGE_LIMIT, OUTPUT_LIMIT
 from .grade import read_notebook
 from .notebook import default_notebook_folder, find_exercises, resolve_chapter
 from .results import Grade, judge_canaries, not_graded, short, write_csv
-from .sandbox import Sandbox, choose, pids_cgroup, remove_cgroup
+from .cgroups import kernel_cgroups, sandbox_memory_cap
+from .sandbox import Sandbox, choose
 from .submissions import MAX_SUBMISSION_BYTES, Refused, chapter_by_majority, find_submissions, read_submission
 
 PARTIAL_SUFFIX = ".partial.jsonl"
@@ -193,12 +194,16 @@ def _warn(box: Sandbox, scheduler: str | None, log) -> None:
     if box.kind == "none":
         print("warning: --sandbox none: submissions run unisolated and can read or change any file you can",
               file=log, flush=True)
-    if not scheduler and box.kind in ("bwrap", "none") and os.geteuid() == 0:
-        probe = pids_cgroup(box.nproc)
-        remove_cgroup(probe)
-        if probe is None:
+    if not scheduler and box.kind in ("bwrap", "none"):
+        probe = kernel_cgroups(box.nproc, sandbox_memory_cap(box.memory, box.disk))
+        if probe is not None:
+            probe.remove()
+        if os.geteuid() == 0 and not (probe and probe.pids):
             print("note: grading as root without a writable pids cgroup: Linux does not apply the process limit "
                   "(RLIMIT_NPROC) to root; grade as an ordinary user to have it", file=log, flush=True)
+        if not (probe and probe.memory):
+            print("note: no writable memory cgroup: the memory cap is RLIMIT_DATA only, which shared mappings "
+                  "(mmap MAP_SHARED) escape; see the README's threat model", file=log, flush=True)
 
 
 class Rows:

@@ -24,7 +24,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import output_from_msg
 
-from .sandbox import Sandbox, kernel_command, pids_cgroup, remove_cgroup
+from .cgroups import Cgroups, kernel_cgroups, sandbox_memory_cap
+from .sandbox import Sandbox, kernel_command
 from .tamper import ROLE
 
 OUTPUT_LIMIT = 2 * 10**6  # bytes of output kept per cell
@@ -106,19 +107,19 @@ class SandboxKernelManager(AsyncKernelManager):
     """Starts the named kernel through `kernel_command` (sandbox + resource limits)."""
 
     def __init__(self, *, box: Sandbox, scratch: Path, hide: list[Path], env: dict[str, str], extra_ro: list[Path],
-                 cpu_seconds: int, cgroup: Path | None = None, message_limit: int = MESSAGE_LIMIT,
+                 cpu_seconds: int, cgroups: Cgroups | None = None, message_limit: int = MESSAGE_LIMIT,
                  ipc: Path | None = None, **kwargs):
         ipc = scratch if ipc is None else ipc
         super().__init__(transport="ipc", ip=str(ipc / "kernel"), connection_file=str(ipc / "kernel.json"), **kwargs)
         self.session = CappedSession(limit=message_limit, key=self.session.key,
                                      signature_scheme=self.session.signature_scheme)
         self._box, self._scratch, self._hide, self._env = box, scratch, hide, env
-        self._extra_ro, self._cpu, self._cgroup, self._ipc = extra_ro, cpu_seconds, cgroup, ipc
+        self._extra_ro, self._cpu, self._cgroups, self._ipc = extra_ro, cpu_seconds, cgroups, ipc
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         return kernel_command(self._box, cmd, self._scratch, hide=self._hide, env=self._env, extra_ro=self._extra_ro,
-                              cpu_seconds=self._cpu, cgroup=self._cgroup,
+                              cpu_seconds=self._cpu, cgroups=self._cgroups,
                               ipc=None if self._ipc == self._scratch else self._ipc)
 
     @property
@@ -214,10 +215,12 @@ def run_notebook(nb: nbformat.NotebookNode, *, box: Sandbox, scratch: Path, hide
     prelude.metadata[ROLE] = {"role": "prelude"}
     nb.cells.insert(0, prelude)
     kernel_env = env if box.kind != "none" else {**os.environ, **env}
-    cgroup = pids_cgroup(box.nproc) if box.kind in ("bwrap", "none") else None  # containers have --pids-limit
+    # containers have --memory and --pids-limit; bwrap/none: cgroups where this process may make them
+    cgroups = (kernel_cgroups(box.nproc, sandbox_memory_cap(box.memory, box.disk)) if box.kind in ("bwrap", "none")
+               else None)
     ipc = Path(tempfile.mkdtemp(prefix="regviz-ipc-"))
     km = SandboxKernelManager(box=box, scratch=scratch, hide=list(hide), env=kernel_env, extra_ro=list(extra_ro),
-                              cpu_seconds=total_timeout + 60, cgroup=cgroup, kernel_name=kernel_name,
+                              cpu_seconds=total_timeout + 60, cgroups=cgroups, kernel_name=kernel_name,
                               message_limit=message_limit, ipc=ipc)
     client = GradingClient(
         nb, km=km, output_limit=output_limit, timeout=timeout, startup_timeout=120, allow_errors=True,
@@ -278,11 +281,16 @@ def run_notebook(nb: nbformat.NotebookNode, *, box: Sandbox, scratch: Path, hide
         proc = getattr(km.provisioner, "process", None) if km.provisioner else None
         if proc is not None and proc.poll() is None:  # a kernel that outlived its cleanup (or an error in it)
             kill()
-        remove_cgroup(cgroup)
+        oom = cgroups.oom_kills() if cgroups is not None else 0
+        if cgroups is not None:
+            cgroups.remove()
         shutil.rmtree(ipc, ignore_errors=True)
     if misused.is_set():
         notes = [n for n in notes if "limit, kernel stopped" not in n]
         notes.append("kernel stopped: it wrote into the grader's socket folder")
+    if oom:
+        notes.append(f"{oom} process(es) killed at the sandbox memory cap ({cgroups.memory:,} bytes, shared mappings "
+                     "and scratch files included)")
     if km.session.dropped:
         notes.append(f"{len(km.session.dropped)} kernel message(s) over {message_limit:,} bytes dropped unread "
                      f"(largest {max(km.session.dropped):,} bytes)")

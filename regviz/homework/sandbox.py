@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cgroups import Cgroups
+
 KINDS = ("bwrap", "docker", "podman", "none")
 DEFAULT_IMAGE = "regviz-grader"
 INSTALL_HINT = ("no sandbox found: install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) "
@@ -40,7 +42,9 @@ class Sandbox:
 
     Attributes:
         kind: 'bwrap', 'docker', 'podman' or 'none'.
-        memory: cap on each kernel's data segment (RLIMIT_DATA: heap and private mappings) in bytes (default 4 GB).
+        memory: cap on each kernel's data segment (RLIMIT_DATA: heap and private mappings) in bytes (default 4 GB);
+            where a memory cgroup can be made (see cgroups.py), everything the sandbox holds in RAM (shared mappings
+            and its scratch tmpfs included) is capped at memory + disk + 256 MiB as well.
         nproc: process/thread cap (a pids cgroup where one can be made, and RLIMIT_NPROC, which Linux
             does not apply to root).
         cpu_seconds: CPU-time cap per kernel (RLIMIT_CPU); None: set by the grader from the total timeout.
@@ -130,61 +134,6 @@ def choose(kind: str | None) -> str:
         raise ValueError(f"--sandbox {kind}: '{kind} info' fails (client missing or daemon not running); "
                          f"build the image with: {kind} build -t {DEFAULT_IMAGE} -f regviz/homework/Dockerfile .")
     return kind
-
-
-# Runs outside the sandbox, as the grader: move this process into a cgroup (if allowed), then exec the sandbox.
-JOIN_CGROUP = ("import os,sys\ntry:\n    open(sys.argv[1],'w').write(str(os.getpid()))\nexcept OSError:\n    pass\n"
-               "os.execvp(sys.argv[2],sys.argv[2:])")
-
-
-def pids_cgroup(nproc: int) -> Path | None:
-    """A fresh cgroup holding at most `nproc` processes and threads, or None where none can be made.
-
-    Uses the cgroup v1 `pids` controller or cgroup v2 with `pids` enabled, under this process's own
-    cgroup. This caps fork bombs also for a grader running as root, whom RLIMIT_NPROC does not bind.
-    """
-    import secrets
-
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    bases = []
-    for line in lines:
-        _, controllers, rel = line.split(":", 2)
-        if "pids" in controllers.split(","):
-            bases.append(Path("/sys/fs/cgroup/pids") / rel.lstrip("/"))
-        elif controllers == "":
-            bases.append(Path("/sys/fs/cgroup") / rel.lstrip("/"))
-    for base in bases:
-        group = base / f"regviz-{secrets.token_hex(4)}"
-        try:
-            group.mkdir()
-        except OSError:
-            continue
-        try:
-            (group / "pids.max").write_text(str(nproc))
-            return group
-        except OSError:
-            remove_cgroup(group)
-    return None
-
-
-def remove_cgroup(group: Path | None) -> None:
-    """Kill what is left of a kernel's sandbox in a cgroup made by pids_cgroup, then remove the cgroup."""
-    import signal
-    import time
-
-    for _ in range(50):
-        if group is None or not group.exists():
-            return
-        try:
-            for pid in (group / "cgroup.procs").read_text().split():
-                os.kill(int(pid), signal.SIGKILL)
-            group.rmdir()
-            return
-        except OSError:
-            time.sleep(0.1)
 
 
 def environment_paths() -> list[Path]:
@@ -281,19 +230,19 @@ def container_command(kind: str, kernel_argv: list[str], scratch: Path, *, image
 
 def kernel_command(box: Sandbox, kernel_argv: list[str], scratch: Path, *, hide: list[Path] = (),
                    env: dict[str, str] | None = None, extra_ro: list[Path] = (), cpu_seconds: int = 3600,
-                   cgroup: Path | None = None, ipc: Path | None = None) -> list[str]:
+                   cgroups: Cgroups | None = None, ipc: Path | None = None) -> list[str]:
     """The full command that starts one grading kernel inside `box` with its limits.
 
     `kernel_argv` is a Jupyter kernel command (with `{connection_file}`); the limits are applied by a
-    small Python prelude that execs it. With `cgroup` (see pids_cgroup), the sandbox starts inside it.
+    small Python prelude that execs it. With `cgroups` (see cgroups.kernel_cgroups), the sandbox starts inside them.
     `ipc`: the folder holding the connection file and sockets, when it is not `scratch`.
     """
     cpu = box.cpu_seconds or cpu_seconds
     limits = [str(box.memory), str(box.nproc), str(cpu), str(box.disk)]
-    if cgroup is not None and box.kind in ("bwrap", "none"):
+    if cgroups is not None and box.kind in ("bwrap", "none"):
         rest = kernel_command(box, kernel_argv, scratch, hide=hide, env=env, extra_ro=extra_ro, cpu_seconds=cpu_seconds,
                               ipc=ipc)
-        return [sys.executable, "-c", JOIN_CGROUP, str(cgroup / "cgroup.procs"), *rest]
+        return cgroups.join_command(rest, sys.executable)
     if box.kind in ("docker", "podman"):  # the image's own python; limits come from the container flags
         inner = ["python", "-c", LIMITS_SNIPPET, *limits, "-", "python", *kernel_argv[1:]]
         return container_command(box.kind, inner, scratch, image=box.image, memory=box.memory, nproc=box.nproc, env=env,
