@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-import jupyter_helpers as jh  # noqa: E402
+import lab_driver as jh  # noqa: E402
 from regviz.panels import PANELS  # noqa: E402
 
 FRESH_TARGET, REVISIT_TARGET = 1.5, 0.2

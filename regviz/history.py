@@ -1,10 +1,8 @@
 """History: what one training run produced, per epoch, with the config that produced it."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 
 @dataclass
@@ -83,13 +81,6 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> "History":
         return cls(**d)
-
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict()))
-
-    @classmethod
-    def load(cls, path: str | Path) -> "History":
-        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 class Histories(list):

@@ -1,118 +1,19 @@
-"""A tiny decoder-only, character-level transformer LM and its training loop (the corpus is in ``regviz.text``).
-
-Vaswani et al., "Attention Is All You Need" (NeurIPS 2017), pre-norm layout as in GPT-2 (Radford et al., 2019);
-weight tying from Press & Wolf, "Using the Output Embedding to Improve Language Models" (EACL 2017).
-"""
+"""The tiny character-level LM's training loop, metrics and sampling (the model, ``TinyLM``, is in ``regviz.models``;
+the corpus in ``regviz.text``)."""
 from __future__ import annotations
 
 import math
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .data import Dataset
 from .history import History
 from .layers import eval_mode
+from .models import TinyLM  # noqa: F401  (re-exported: chapter 07 imports it from here)
 from .train import fit, loss_and_accuracy, predict
-from .validate import check_choice, check_number, check_probability
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block: x + drop(attn(LN(x))), then x + drop(MLP(LN(x)))."""
-
-    def __init__(self, d_model: int, n_heads: int, p_attn: float, p_resid: float, qk_norm: bool = False):
-        super().__init__()
-        self.n_heads, self.p_attn = n_heads, p_attn
-        # qk-layernorm (Dehghani et al. 2023; Wortsman et al. 2023): LayerNorm on queries and keys per head
-        self.q_norm = nn.LayerNorm(d_model // n_heads) if qk_norm else nn.Identity()
-        self.k_norm = nn.LayerNorm(d_model // n_heads) if qk_norm else nn.Identity()
-        self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.proj = nn.Linear(d_model, d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
-        self.drop_resid = nn.Dropout(p_resid)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, T, D = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(D, dim=-1)  # 3 x (B, T, D)
-        q, k, v = (t.view(B, T, self.n_heads, D // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D/H)
-        q, k = self.q_norm(q), self.k_norm(k)
-        # attention dropout: zeroes attention probabilities (inside softmax(QK^T)V), only in training
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.p_attn if self.training else 0.0)
-        x = x + self.drop_resid(self.proj(a.transpose(1, 2).reshape(B, T, D)))  # residual dropout
-        return x + self.drop_resid(self.mlp(self.ln2(x)))
-
-
-class TinyLM(nn.Module):
-    """Decoder-only character LM with embedding, attention and residual dropout and optional weight tying.
-
-    Args:
-        vocab_size: number of characters V.  block_size: longest context T.
-        d_model, n_layers, n_heads: width, depth, heads (d_model divisible by n_heads).
-        p_embd: dropout on token + position embeddings.  p_attn: on attention probabilities.
-        p_resid: on each block's output before it is added to the residual stream.
-        tie_weights: share the token embedding (V, d) with the output projection (Press & Wolf 2017).
-        qk_norm: LayerNorm on each head's queries and keys (qk-layernorm; Dehghani et al. 2023).
-    """
-
-    def __init__(self, vocab_size: int, block_size: int = 64, *, d_model: int = 64, n_layers: int = 2,
-                 n_heads: int = 4, p_embd: float = 0.0, p_attn: float = 0.0, p_resid: float = 0.0,
-                 tie_weights: bool = False, qk_norm: bool = False):
-        super().__init__()
-        for name, p in (("p_embd", p_embd), ("p_attn", p_attn), ("p_resid", p_resid)):
-            check_probability(name, p)
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
-        self.block_size = block_size
-        self.tok_emb = nn.Embedding(vocab_size, d_model)
-        self.pos_emb = nn.Embedding(block_size, d_model)
-        self.drop_embd = nn.Dropout(p_embd)
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, p_attn, p_resid, qk_norm) for _ in range(n_layers))
-        self.ln_f = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, vocab_size, bias=False)
-        self.hparams = dict(vocab_size=vocab_size, block_size=block_size, d_model=d_model, n_layers=n_layers,
-                            n_heads=n_heads, p_embd=p_embd, p_attn=p_attn, p_resid=p_resid, tie_weights=tie_weights,
-                            qk_norm=qk_norm)
-        self.apply(self._init)
-        if tie_weights:
-            self.head.weight = self.tok_emb.weight  # one (V, d) tensor used twice
-        self.tied = tie_weights
-
-    @staticmethod
-    def _init(m: nn.Module) -> None:
-        if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, std=0.02)
-        if isinstance(m, nn.Linear) and m.bias is not None:
-            nn.init.zeros_(m.bias)
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        """X: (B, T) token ids, T <= block_size -> logits (B, T, V)."""
-        B, T = X.shape
-        if T > self.block_size:
-            raise ValueError(f"sequence length {T} exceeds block_size={self.block_size}")
-        x = self.drop_embd(self.tok_emb(X) + self.pos_emb(torch.arange(T, device=X.device)))  # (B, T, d)
-        for block in self.blocks:
-            x = block(x)
-        return self.head(self.ln_f(x))  # (B, T, V)
-
-    @torch.no_grad()
-    def max_attention_logit(self, X: torch.Tensor) -> float:
-        """Largest |q.k| / sqrt(d_head) over heads, layers and causal positions for inputs X (B, T), in eval mode."""
-        T = X.shape[1]
-        x = self.tok_emb(X) + self.pos_emb(torch.arange(T, device=X.device))
-        causal = torch.ones(T, T, dtype=torch.bool, device=X.device).tril()
-        top = 0.0
-        for block in self.blocks:
-            B, _, D = x.shape
-            q, k, _ = block.qkv(block.ln1(x)).split(D, dim=-1)
-            q, k = (t.view(B, T, block.n_heads, -1).transpose(1, 2) for t in (q, k))  # (B, H, T, d_head)
-            q, k = block.q_norm(q), block.k_norm(k)
-            logits = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])  # (B, H, T, T)
-            top = max(top, float(logits.abs().masked_fill(~causal, 0).max()))
-            x = block(x)
-        return top
+from .validate import check_choice, check_number
 
 
 def log_z_stats(logits: torch.Tensor, *, batch_size: int = 256) -> tuple[float, float]:

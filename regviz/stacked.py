@@ -119,12 +119,6 @@ class StackedMLP(Stacked):
         """x: (K, B, *input_shape), model k's batch in x[k] -> (K, B, C) logits."""
         return self._head(x.reshape(self.num_models, x.shape[1], -1), 0)  # (K, B, in) -> (K, B, C)
 
-    def unstack(self, k: int, model: nn.Module) -> nn.Module:
-        """Copy model k's weights into ``model`` (an MLP of the same shape) and return it."""
-        with torch.no_grad():
-            for l, W, b in zip(_linear_layers(model), self.weights, self.biases):
-                l.weight.copy_(W[k].t()); l.bias.copy_(b[k, 0])
-        return model
 
 
 class StackedCNN(Stacked):

@@ -1,6 +1,7 @@
 """Drive the course as a student meets it: JupyterLab on localhost, Debian's Chromium through Playwright.
 
-Used by ``tests/test_browser.py`` and ``benchmarks/bench_sliders.py``. Nothing here downloads anything:
+Used by ``tests/test_browser.py``, ``tests/test_site.py`` and ``benchmarks/bench_sliders.py`` (a driver, not a
+test helper: it lives in scripts/, on each one's import path). Nothing here downloads anything:
 the browser is the system ``chromium`` (never ``playwright install``), and the server only listens on
 127.0.0.1 with a random token, news and update checks switched off.
 """

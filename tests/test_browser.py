@@ -7,12 +7,15 @@ two-cell notebook (fast). ``REGVIZ_BROWSER_NOTEBOOKS=all`` runs every chapter's 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
 from regviz.panels import PANELS
 
-import jupyter_helpers as jh  # tests/ is on sys.path (rootdir conftest, no __init__)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import lab_driver as jh  # noqa: E402  (scripts/lab_driver.py: JupyterLab + Chromium)
 
 pytestmark = pytest.mark.browser
 

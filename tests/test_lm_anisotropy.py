@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from regviz.experiments import lm_anisotropy as A
-from regviz.lm import TinyLM
+from regviz.models import TinyLM
 
 
 def tiny(seed=0, **kw):

@@ -268,3 +268,24 @@ class TestNotebookNames:
             importlib.import_module(f"{module}.{name}")
         else:
             assert getattr(where, name) is not None
+
+
+def imported_test_helpers(source: str) -> list[str]:
+    """Modules of tests/ that ``source`` imports, and any sys.path entry it builds from a folder named tests."""
+    own = {p.stem for p in (ROOT.parent / "tests").glob("*.py")}
+    found = sorted(n for n in imported_modules(source, "benchmarks.x") if n.split(".")[0] in own)
+    if re.search(r"""sys\.path\.\w+\(.*["']tests["']""", source):
+        found.append("sys.path <- tests/")
+    return found
+
+
+class TestBenchmarks:
+    """A benchmark measures the course's code; it does not lean on the test suite (issue 21)."""
+
+    def test_checker_catches_a_test_helper(self):
+        src = 'import sys\nsys.path.insert(0, str(ROOT / "tests"))\nimport test_stacked\n'
+        assert imported_test_helpers(src) == ["test_stacked", "sys.path <- tests/"]
+
+    @pytest.mark.parametrize("path", sorted((ROOT.parent / "benchmarks").glob("*.py")), ids=lambda p: p.name)
+    def test_no_benchmark_imports_test_helpers(self, path):
+        assert imported_test_helpers(path.read_text()) == []

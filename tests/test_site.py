@@ -6,11 +6,13 @@ so the whole path runs: panel -> saved bundle -> Sphinx/MyST-NB page -> slider m
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
-import jupyter_helpers as jh  # tests/ is on sys.path (rootdir conftest, no __init__)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import lab_driver as jh  # noqa: E402  (scripts/lab_driver.py: JupyterLab + Chromium)
 from regviz.history import History
 from regviz.widgets import FRAMES_MIME, WIDGET_VIEW, SliderPanel, choice_slider
 

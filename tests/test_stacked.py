@@ -9,6 +9,16 @@ from regviz.history import Histories
 from regviz.mixing import mixing_transform
 from regviz.stacked import StackedCNN, StackedMLP, stack
 
+
+def unstacked(st: StackedMLP, k: int, model: torch.nn.Module) -> torch.nn.Module:
+    """Model k of ``st`` copied into ``model``, an MLP of the same shape (its linear layers in order)."""
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for layer, W, b in zip(linears, st.weights, st.biases):
+            layer.weight.copy_(W[k].t())
+            layer.bias.copy_(b[k, 0])
+    return model
+
 TOL = dict(rel=1e-4, abs=1e-6)  # float32 sums in another order (grouped conv, batched products): not bit-equal
 
 
@@ -133,7 +143,7 @@ class TestStackedEqualsSingleRuns:
             ref, m = _single(make, data, s, early_stopping=EarlyStopping(patience=2, restore_best=restore_best), **kw)
             assert h.stop_reason == ref.stop_reason and h.val_loss == pytest.approx(ref.val_loss, **TOL)
             assert ref.stop_reason.startswith("early stopping")
-            mine = st.unstack(s, make())
+            mine = unstacked(st, s, make())
             for a, b in zip(mine.parameters(), m.parameters()):
                 torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
         assert es.best_epoch == hs[0].best_epoch

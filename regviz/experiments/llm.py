@@ -9,7 +9,8 @@ import functools
 
 from ..device import resolve_device, seeded
 from ..history import History
-from ..lm import TinyLM, fit_lm
+from ..lm import fit_lm
+from ..models import TinyLM
 from ..text import lm_dataset, stdlib_corpus
 from ..validate import check_number, check_probability
 

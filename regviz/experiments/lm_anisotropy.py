@@ -33,7 +33,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ..device import resolve_device, seeded
-from ..lm import TinyLM, fit_lm
+from ..lm import fit_lm
+from ..models import TinyLM
 from ..text import lm_dataset, stdlib_corpus
 from .lm_stability import SCALES
 

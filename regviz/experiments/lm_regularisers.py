@@ -22,7 +22,8 @@ import torch
 
 from ..device import resolve_device, seeded
 from ..kneser_ney import kneser_ney_loss
-from ..lm import TinyLM, fit_lm
+from ..lm import fit_lm
+from ..models import TinyLM
 from ..text import count_baselines, lm_dataset, ngram_loss, stdlib_corpus
 
 SETTING = dict(n_train_blocks=1500, block_size=32, d_model=48, n_layers=2, n_heads=4, epochs=30, lr=3e-3,

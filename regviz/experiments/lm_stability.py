@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from ..device import resolve_device, seeded
-from ..lm import TinyLM, fit_lm
+from ..lm import fit_lm
+from ..models import TinyLM
 from ..text import lm_dataset, stdlib_corpus
 
 LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)

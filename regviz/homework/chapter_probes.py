@@ -226,7 +226,7 @@ PROBES: dict[str, dict[int, ExerciseProbes]] = {
         3: ExerciseProbes(setup=f"_V, _d = {_randint(5, 200)}, {_randint(1, 64)}",
                           probes={"saved": Probe("tying_savings(_V, _d)", **EXACT)}),
         4: ExerciseProbes(
-            setup=f"from regviz.lm import TinyLM\n_m = TinyLM({_randint(5, 60)}, 8, d_model=8 * {_randint(1, 4)}, "
+            setup=f"from regviz.models import TinyLM\n_m = TinyLM({_randint(5, 60)}, 8, d_model=8 * {_randint(1, 4)}, "
                   f"n_layers={_randint(1, 4)})\n"
                   "import torch.nn as _nn\n"
                   "_m2 = _nn.Sequential(*[(_nn.Linear(4, 4), _nn.Linear(4, 4, bias=False), _nn.LayerNorm(4), _nn.Tanh())[_k]\n"
