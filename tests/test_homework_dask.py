@@ -15,7 +15,7 @@ import pytest
 
 from regviz.homework import grade, release
 from regviz.homework.classrun import partial_path, read_partial
-from regviz.homework.cluster import ALLOWED_FAILURES
+from regviz.homework.cluster import ALLOWED_FAILURES, LOCAL_CONFIG, open_client
 from test_homework import SANDBOX, fill, make_chapter
 
 PY = sys.executable
@@ -262,3 +262,21 @@ def test_worker_without_sandbox_refuses(course, tmp_path):
     assert run.returncode == 2 and len(err) == 1, run.stderr[-2000:]
     assert "worker tcp://127.0.0.1:" in err[0] and "apt-get install bubblewrap" in err[0] and "docker/podman/none" in err[0]
     assert not (tmp_path / "g.csv").exists() and not partial_path(tmp_path / "g.csv").exists()
+
+
+def _worker_settings():
+    import dask
+
+    return {k: dask.config.get(k) for k in LOCAL_CONFIG}
+
+
+def test_local_cluster_workers_get_the_quiet_settings():
+    """The LocalCluster's worker processes run with LOCAL_CONFIG (no 10 ms stack profiler, slower ticks), not
+    Dask's defaults: the settings reach the spawned workers, not only the grader's process."""
+    import dask
+    import distributed  # noqa: F401  (loads distributed's defaults into dask.config)
+
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # the default this replaces, here
+    with open_client(None, 1, "none") as client:
+        (settings,) = client.run(_worker_settings).values()
+    assert settings == LOCAL_CONFIG
