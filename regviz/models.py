@@ -180,14 +180,17 @@ class TinyLM(nn.Module):
         p_resid: on each block's output before it is added to the residual stream.
         tie_weights: share the token embedding (V, d) with the output projection (Press & Wolf 2017).
         qk_norm: LayerNorm on each head's queries and keys (qk-layernorm; Dehghani et al. 2023).
+        p: one dropout rate for all three sites (sets p_embd, p_attn and p_resid), as MLP and CNN take ``p``.
     """
 
     def __init__(self, vocab_size: int, block_size: int = 64, *, d_model: int = 64, n_layers: int = 2,
                  n_heads: int = 4, p_embd: float = 0.0, p_attn: float = 0.0, p_resid: float = 0.0,
-                 tie_weights: bool = False, qk_norm: bool = False):
+                 tie_weights: bool = False, qk_norm: bool = False, p: float | None = None):
         super().__init__()
-        for name, p in (("p_embd", p_embd), ("p_attn", p_attn), ("p_resid", p_resid)):
-            check_probability(name, p)
+        if p is not None:
+            p_embd = p_attn = p_resid = check_probability("p", p)
+        for name, rate in (("p_embd", p_embd), ("p_attn", p_attn), ("p_resid", p_resid)):
+            check_probability(name, rate)
         if d_model % n_heads:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
         self.block_size = block_size
@@ -199,7 +202,8 @@ class TinyLM(nn.Module):
         self.head = nn.Linear(d_model, vocab_size, bias=False)
         self.hparams = dict(vocab_size=vocab_size, block_size=block_size, d_model=d_model, n_layers=n_layers,
                             n_heads=n_heads, p_embd=p_embd, p_attn=p_attn, p_resid=p_resid, tie_weights=tie_weights,
-                            qk_norm=qk_norm)
+                            qk_norm=qk_norm,
+                            p=p_embd if p_embd == p_attn == p_resid else [p_embd, p_attn, p_resid])
         self.apply(self._init)
         if tie_weights:
             self.head.weight = self.tok_emb.weight  # one (V, d) tensor used twice

@@ -20,8 +20,7 @@ from .stacked import StackedCNN, StackedMLP, stack  # noqa: F401 (re-exported)
 from .train import fit
 from .validate import check_choice, check_probability
 
-KNOBS = ("weight_decay", "lr", "p", "eps", "l1", "seed")
-_FIT_NAME = {"eps": "label_smoothing"}  # sweep knob -> fit argument
+KNOBS = ("weight_decay", "lr", "p", "label_smoothing", "l1", "seed")  # fit's own names (p: the models' dropout)
 
 
 def sweep(
@@ -41,8 +40,8 @@ def sweep(
 
     Args:
         make_model: builds one fresh ``regviz.MLP`` or ``regviz.CNN`` (called K times).
-        knob: one of ``KNOBS``: ``weight_decay``, ``lr``, ``p`` (dropout after every hidden layer), ``eps``
-            (label smoothing), ``l1``, ``seed``.
+        knob: one of ``KNOBS``: ``weight_decay``, ``lr``, ``p`` (dropout after every hidden layer),
+            ``label_smoothing``, ``l1``, ``seed``.
         values: the K settings.
         fit_kwargs: as in ``fit`` (epochs, optimizer, batch_size, early_stopping, grad_clip, z_loss, ...).
 
@@ -70,7 +69,7 @@ def sweep(
     stacked = stack(models, p=values if knob == "p" else None).to(dev)
     fit_kwargs.setdefault("progress", True)
     if knob not in ("p", "seed"):
-        fit_kwargs[_FIT_NAME.get(knob, knob)] = values
+        fit_kwargs[knob] = values
     hists = fit(stacked, data, seed=seeds, device=dev, **fit_kwargs)
     for h in hists:
         h.config["sweep"] = knob

@@ -7,6 +7,7 @@ into a message in the panel instead of a traceback.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gc
 import html
 import io
@@ -51,8 +52,11 @@ def _colab_metadata() -> dict[str, Any]:
 
 
 def _histories(result) -> list[History]:
+    """Every History in a run's result (a History, an experiment's dataclass, or dicts and lists of them), in order."""
     if isinstance(result, History):
         return [result]
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return [h for f in dataclasses.fields(result) for h in _histories(getattr(result, f.name))]
     if isinstance(result, Mapping):
         return [h for v in result.values() for h in _histories(v)]
     if isinstance(result, (list, tuple)):

@@ -57,7 +57,7 @@ class TestRunSweep:
                            "--variants", lm_stability.NEITHER])
         runs = lm_stability.load(out)["runs"]
         assert [r["variant"] for r in runs] == [lm_stability.RECIPE, lm_stability.NEITHER]
-        assert runs[1]["qk_norm"] is False and runs[1]["z_loss_coef"] == 0.0
+        assert runs[1]["qk_norm"] is False and runs[1]["z_loss"] == 0.0
         with pytest.raises(SystemExit):
             lm_stability.main(["--out", str(out), "--scale", "tiny", "--variants", "no layernorm at all"])
         assert "not known" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from regviz.homework import find_exercises, grade, release_notebook
 from regviz.homework import sandbox as sb
 from regviz.homework.cgroups import kernel_cgroups
 from regviz.homework.__main__ import main
-from regviz.homework.grade import calibrate, grade_notebook
+from regviz.homework.grade import grade_notebook, honest_canaries
 from regviz.homework.tamper import decoy_names, only_assert, plant, tainted_asserts
 from test_homework import make_chapter
 
@@ -254,7 +254,7 @@ class TestCanaries:
     @needs_bwrap
     def test_canaries_fail_honestly(self):
         """Run honestly on the reference, every canary of chapter 01 fails (so none is ever ignored)."""
-        assert calibrate(CH01, box=sb.Sandbox(), quick=True, parameters=None, hide=[], threads=1, timeout=300,
+        assert honest_canaries(CH01, box=sb.Sandbox(), quick=True, parameters=None, hide=[], threads=1, timeout=300,
                          total_timeout=900, kernel_name="python3", output_limit=10**6) == set()
 
 

@@ -88,6 +88,21 @@ class TestTinyLM:
         """p outside [0, 1) raises ValueError."""
         with pytest.raises(ValueError):
             TinyLM(20, 16, p_attn=1.0)
+        with pytest.raises(ValueError, match="p="):
+            TinyLM(20, 16, p=1.0)
+
+    def test_one_p_for_all_sites(self):
+        """TinyLM(p=r) is TinyLM(p_embd=r, p_attn=r, p_resid=r), same weights and same dropout masks, and its
+        History.config names p (the chapter-07 slider's name); unequal rates record all three."""
+        def out(**kw):
+            torch.manual_seed(0)
+            m = TinyLM(20, 16, d_model=32, **kw).train()
+            torch.manual_seed(1)
+            return m, m(torch.randint(0, 20, (2, 16), generator=torch.Generator().manual_seed(2)))
+        (a, ya), (b, yb) = out(p=0.2), out(p_embd=0.2, p_attn=0.2, p_resid=0.2)
+        assert torch.equal(ya, yb) and a.hparams == b.hparams and a.hparams["p"] == 0.2
+        assert a.hparams["p_attn"] == 0.2 and a.blocks[0].p_attn == 0.2
+        assert TinyLM(20, 16, p_embd=0.1, p_attn=0.0, p_resid=0.1).hparams["p"] == [0.1, 0.0, 0.1]
 
     def test_qk_norm_bounds_attention_logits(self):
         """With qk-layernorm, scaling the query/key weights by 100 leaves attention logits bounded by sqrt(d_head)."""

@@ -110,7 +110,7 @@ class TestRecorder:
         data = regviz.load_dataset("moons", n_train=64, n_val=128, seed=0, device="cpu")
         torch.manual_seed(0)
         model = regviz.MLP(data.in_features, data.num_classes, width=16, depth=1)
-        hist, logits = fit_recording(model, data, eps=0.1, epochs=3, lr=1e-2, device="cpu", progress=False)
+        hist, logits = fit_recording(model, data, label_smoothing=0.1, epochs=3, lr=1e-2, device="cpu", progress=False)
         assert all(len(hist.extra[k]) == 3 for k in ("val_nll", "val_ece", "val_conf", "logit_norm"))
         final = predict_logits(model, data.X_val)
         torch.testing.assert_close(logits[-1], final)
@@ -127,7 +127,7 @@ class TestCalibrationOverSeeds:
     def test_scores_match_fit_and_table(self):
         """Each seed's accuracy / NLL equal fit's last-epoch validation numbers; the table carries the verdicts."""
         from regviz.experiments.label_smoothing import calibration_over_seeds, calibration_table
-        out = calibration_over_seeds("mnist1d", eps_values=(0.0, 0.3), seeds=(0, 1), n_train=200, n_val=None,
+        out = calibration_over_seeds("mnist1d", label_smoothing=(0.0, 0.3), seeds=(0, 1), n_train=200, n_val=None,
                                      epochs=3, width=16, lr=3e-3, device="cpu")
         assert out["runs"][0.0]["logits"].shape == (2, len(out["y"]), 10)
         for r in out["runs"].values():

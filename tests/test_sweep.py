@@ -35,9 +35,9 @@ class TestSweepMatchesFit:
         hs = sweep(_mk(), digits, knob="seed", values=[3, 4], epochs=2, progress=False, device="cpu")
         assert hs[1].val_loss == pytest.approx(_seq(_mk(), digits, 2, seed=4).val_loss, rel=1e-4)
 
-    def test_eps_equals_torch_label_smoothing(self, digits):
-        """knob='eps' trains with the same loss as F.cross_entropy(label_smoothing=eps), fit's loss."""
-        hs = sweep(_mk(), digits, knob="eps", values=[0.0, 0.2], epochs=2, progress=False, device="cpu")
+    def test_label_smoothing_equals_torch(self, digits):
+        """knob='label_smoothing' trains with the same loss as F.cross_entropy(label_smoothing=eps), fit's loss."""
+        hs = sweep(_mk(), digits, knob="label_smoothing", values=[0.0, 0.2], epochs=2, progress=False, device="cpu")
         ref = _seq(_mk(), digits, 2, loss_fn=lambda z, y: F.cross_entropy(z, y, label_smoothing=0.2))
         assert hs[1].train_loss == pytest.approx(_seq(_mk(), digits, 2, label_smoothing=0.2).train_loss, rel=1e-4)
         # fit reports plain cross-entropy; a loss_fn is used for evaluation too, so compare training itself

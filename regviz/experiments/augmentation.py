@@ -11,6 +11,7 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ import torch
 from ..augment import BatchAugment
 from ..data import load_dataset
 from ..device import seeded
+from ..history import History
 from ..mixing import cutmix, mixing_transform, mixup
 from ..models import CNN, MLP
 from ..train import fit
@@ -29,13 +31,22 @@ METHODS = ("mixup", "cutmix")
 DEFAULT = dict(method="mixup", alpha=0.4)
 
 
-def train_setting(*, method: str, alpha: float, epochs: int = 40, n_train: int = 300, seed: int = 0,
-                  device=None, lr: float = 3e-3) -> dict:
-    """One digits MLP run (256 x 2, AdamW, batch 64) with mixup or CutMix at ``alpha`` (0: plain training).
+@dataclass(frozen=True)
+class MixingRun:
+    """One chapter-05 run: History, final validation ``logits`` (N_val, K), labels ``y``; for the panel also
+    ``lambdas`` (draws of the mixing weight) and ``preview`` ``(X, captions)``."""
 
-    Returns:
-        ``{"hist": History, "logits": (N_val, K) final validation logits, "y": (N_val,) labels}``.
-    """
+    history: History
+    logits: torch.Tensor
+    y: torch.Tensor
+    lambdas: torch.Tensor | None = None
+    preview: tuple | None = None
+
+
+def train_setting(*, method: str, alpha: float, epochs: int = 40, n_train: int = 300, seed: int = 0,
+                  device=None, lr: float = 3e-3) -> MixingRun:
+    """One digits MLP run (256 x 2, AdamW, batch 64) with mixup or CutMix at ``alpha`` (0: plain training).
+    ``History.config`` records ``method`` and ``alpha`` (and, for alpha > 0, the ``batch_transform``)."""
     check_choice("method", method, METHODS)
     check_number("alpha", alpha)
     data = load_dataset("digits", n_train=n_train, seed=seed, device=device)
@@ -44,7 +55,8 @@ def train_setting(*, method: str, alpha: float, epochs: int = 40, n_train: int =
         model = MLP(data.in_features, data.num_classes, width=256, depth=2)
         hist, logits = fit_recording(model, data, epochs=epochs, lr=lr, batch_size=64, seed=seed, device=device,
                                      progress=False, batch_transform=bt)
-    return {"hist": hist, "logits": logits[-1], "y": data.y_val.cpu()}
+    hist.config.update(method=method, alpha=float(alpha))  # also for alpha = 0, where no transform records them
+    return MixingRun(hist, logits[-1], data.y_val.cpu())
 
 
 def lambda_samples(alpha: float, n: int = 2000, seed: int = 0) -> torch.Tensor:
@@ -72,13 +84,13 @@ def preview(method: str, alpha: float, n: int = 8, seed: int = 0):
     return Xm, caps
 
 
-def panel_setting(*, method: str, alpha: float, epochs: int = 40, seed: int = 0, device=None) -> dict:
-    """``train_setting`` plus the panel's side pictures: ``"lambdas"`` (2,000 draws) and ``"preview"`` ``(X, captions)``.
+def panel_setting(*, method: str, alpha: float, epochs: int = 40, seed: int = 0, device=None) -> MixingRun:
+    """``train_setting`` plus the panel's side pictures: ``lambdas`` (2,000 draws) and ``preview`` ``(X, captions)``.
 
     alpha = 0 is the same plain run for both methods (trained as mixup)."""
     run_method = METHODS[0] if alpha == 0 else method
     res = train_setting(method=run_method, alpha=alpha, epochs=epochs, seed=seed, device=device)
-    return {**res, "lambdas": lambda_samples(alpha), "preview": preview(method, alpha)}
+    return replace(res, lambdas=lambda_samples(alpha), preview=preview(method, alpha))
 
 
 # ---------------------------------------------------------------- FashionMNIST grids (stored under notebooks/results)

@@ -6,6 +6,7 @@ Prechelt, "Early Stopping - But When?", in Neural Networks: Tricks of the Trade 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from ..data import load_dataset
@@ -65,10 +66,18 @@ def replay_grid(hist: History, patiences: Iterable[int] = PATIENCES,
             for p in patiences for d in min_deltas}
 
 
-def replayed_run(*, label_noise: float = 0.2, fast: bool = False, device=None, seed: int = 0) -> dict:
-    """``train_run`` and its ``replay_grid``: ``{"hist": History, "stops": {(patience, min_delta): (stop, best)}}``."""
+@dataclass(frozen=True)
+class StoppingRun:
+    """One chapter-06 run (``history``) and its ``replay_grid``: ``stops[(patience, min_delta)] = (stop, best)``."""
+
+    history: History
+    stops: dict[tuple[int, float], tuple[int, int]]
+
+
+def replayed_run(*, label_noise: float = 0.2, fast: bool = False, device=None, seed: int = 0) -> StoppingRun:
+    """``train_run`` and its ``replay_grid``."""
     hist = train_run(label_noise=label_noise, fast=fast, device=device, seed=seed)
-    return {"hist": hist, "stops": replay_grid(hist)}
+    return StoppingRun(hist, replay_grid(hist))
 
 
 def restored_vs_last(hist: History, patience: int = 5, min_delta: float = 0.0) -> dict:

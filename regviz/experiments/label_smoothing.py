@@ -1,4 +1,4 @@
-"""Chapter 04: one MNIST-1D MLP trained with label smoothing eps, its validation logits after every epoch, and the
+"""Chapter 04: one MNIST-1D MLP trained with label smoothing, its validation logits after every epoch, and the
 temperature that calibrates them; accuracy, NLL, ECE and temperature scaling over seeds (MNIST-1D, FashionMNIST).
 
 Szegedy et al., "Rethinking the Inception Architecture" (CVPR 2016); Müller, Kornblith & Hinton, "When Does
@@ -6,11 +6,14 @@ Label Smoothing Help?" (NeurIPS 2019); Guo et al., "On Calibration of Modern Neu
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ..calibration import temperature_held_out
 from ..data import load_dataset
 from ..device import seeded
+from ..history import History
 from ..layers import eval_mode
 from ..metrics import expected_calibration_error, negative_log_likelihood
 from ..models import MLP
@@ -22,44 +25,55 @@ from .recording import fit_recording
 
 EPS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)
 NOISE = (0.0, 0.2)
-DEFAULT = dict(eps=0.1, label_noise=0.0)
+DEFAULT = dict(label_smoothing=0.1, label_noise=0.0)
 
 
-def train_setting(*, eps: float, label_noise: float, epochs: int = 30, marks=(), n_train: int = 1000,
-                  seed: int = 0, device=None, lr: float = 3e-3) -> dict:
-    """One MNIST-1D MLP run (128 x 2, AdamW, batch 64) with smoothing ``eps``.
+@dataclass(frozen=True)
+class SmoothingRun:
+    """One chapter-04 run: History, validation ``logits`` (epochs, N_val, K) after every epoch, labels ``y``, and
+    ``temperature`` {epoch: ``temperature_held_out`` result} for each marked epoch."""
+
+    history: History
+    logits: torch.Tensor
+    y: torch.Tensor
+    temperature: dict
+
+
+def train_setting(*, label_smoothing: float, label_noise: float, epochs: int = 30, marks=(), n_train: int = 1000,
+                  seed: int = 0, device=None, lr: float = 3e-3) -> SmoothingRun:
+    """One MNIST-1D MLP run (128 x 2, AdamW, batch 64) with ``label_smoothing``.
 
     Args:
         marks: epochs at which to calibrate by temperature (``temperature_held_out``: T fitted on the first half of
             validation, judged on the other half).
 
     Returns:
-        ``{"hist": History, "logits": (epochs, N_val, K) validation logits per epoch, "y": (N_val,) labels,
-        "temperature": {epoch: temperature_held_out(...)} for each epoch in marks}``.
+        the run (see ``SmoothingRun``).
     """
-    check_number("eps", eps, high=1.0, high_inclusive=False)
+    check_number("label_smoothing", label_smoothing, high=1.0, high_inclusive=False)
     data = load_dataset("mnist1d", n_train=n_train, label_noise=label_noise, seed=seed, device=device)
     with seeded(seed, device):
         model = MLP(data.in_features, data.num_classes, width=128, depth=2)
-        hist, logits = fit_recording(model, data, eps=eps, epochs=epochs, lr=lr, batch_size=64, seed=seed,
-                                     device=device, progress=False)
+        hist, logits = fit_recording(model, data, label_smoothing=label_smoothing, epochs=epochs, lr=lr,
+                                     batch_size=64, seed=seed, device=device, progress=False)
     logits, y = torch.stack(logits), data.y_val.cpu()
     temps = {e: temperature_held_out(logits[e - 1], y) for e in marks if 1 <= e <= len(logits)}
-    return {"hist": hist, "logits": logits, "y": y, "temperature": temps}
+    return SmoothingRun(hist, logits, y, temps)
 
 
-def calibration_over_seeds(name: str = "fashion_mnist", *, eps_values=(0.0, 0.1), seeds=(0, 1, 2),
+def calibration_over_seeds(name: str = "fashion_mnist", *, label_smoothing=(0.0, 0.1), seeds=(0, 1, 2),
                            n_train: int = 4000, n_val: int | None = 2000, label_noise: float = 0.0, epochs: int = 30,
                            width: int = 512, lr: float = 1e-3, batch_size: int = 100, data_seed: int = 0,
                            device=None) -> dict:
-    """Label smoothing's effect on calibration over seeds (Müller, Kornblith & Hinton 2019): for each ``eps``, one
+    """Label smoothing's effect on calibration over seeds (Müller, Kornblith & Hinton 2019): for each strength in
+    ``label_smoothing``, one
     MLP (in-width-width-10, AdamW) per seed, trained as one stacked model, then scored on the validation set.
 
     Args:
         name: a ``load_dataset`` name (``"fashion_mnist"``, ``"mnist1d"`` ...); the training subset is fixed by
             ``data_seed``, the seeds set initialisation and shuffling.
         n_val: validation size (None: the dataset's default). label_noise: fraction of training labels flipped.
-        eps_values: smoothing strengths to compare.
+        label_smoothing: the smoothing strengths (eps) to compare.
 
     Returns:
         ``{"y": (N_val,) labels, "runs": {eps: {"hists": [History per seed], "logits": (K, N_val, C) final
@@ -71,8 +85,8 @@ def calibration_over_seeds(name: str = "fashion_mnist", *, eps_values=(0.0, 0.1)
     data = load_dataset(name, n_train=n_train, n_val=n_val, label_noise=label_noise, seed=data_seed, device=device)
     y = data.y_val.cpu()
     runs = {}
-    for eps in eps_values:
-        check_number("eps", eps, high=1.0, high_inclusive=False)
+    for eps in label_smoothing:
+        check_number("label_smoothing", eps, high=1.0, high_inclusive=False)
         models = []
         for s in seeds:
             with seeded(s, device):

@@ -29,7 +29,7 @@ from ..models import TinyLM
 from ..text import lm_dataset, stdlib_corpus
 
 LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
-# (name, z_loss_coef, qk_norm): the paper's recipe has both on; each intervention is removed in turn, and a
+# (name, z_loss, qk_norm): the paper's recipe has both on; each intervention is removed in turn, and a
 # 100x stronger z-loss shows what it takes to move log Z in a run this short
 RECIPE, NO_Z, STRONG_Z, NO_QK = ("qk-layernorm + z-loss 1e-4", "qk-layernorm, no z-loss", "qk-layernorm + z-loss 1e-2",
                                  "no qk-layernorm, z-loss 1e-4")
@@ -50,11 +50,11 @@ def run_sweep(*, lrs=LRS, variants=VARIANTS, scale: str = "cpu", seed: int = 0, 
     """Train one model per (variant, lr) and return a JSON-friendly dict of their per-epoch records.
 
     Args:
-        lrs: peak learning rates.  variants: (name, z_loss_coef, qk_norm) triples.
+        lrs: peak learning rates.  variants: (name, z_loss, qk_norm) triples.
         scale: "cpu" or "gpu" (see ``SCALES``).  seed: one seed for every run (same init, same batches).
 
     Returns:
-        ``{"config": {...}, "runs": [{"variant", "lr", "z_loss_coef", "qk_norm", "val_loss", "log_z",
+        ``{"config": {...}, "runs": [{"variant", "lr", "z_loss", "qk_norm", "val_loss", "log_z",
         "attn_logit_max", "train_loss", "stop_reason", "seconds"}, ...]}``.
     """
     if scale not in SCALES:
@@ -82,7 +82,7 @@ def run_sweep(*, lrs=LRS, variants=VARIANTS, scale: str = "cpu", seed: int = 0, 
             t = time.perf_counter()
             h = fit_lm(model, data, lr=lr, z_loss=z, seed=seed, device=dev, autocast_dtype=PRECISIONS[precision],
                        **recipe)
-            run = dict(variant=name, lr=lr, z_loss_coef=z, qk_norm=qk, val_loss=h.val_loss, train_loss=h.train_loss,
+            run = dict(variant=name, lr=lr, z_loss=z, qk_norm=qk, val_loss=h.val_loss, train_loss=h.train_loss,
                        log_z=h.extra["log_z"], attn_logit_max=h.extra["attn_logit_max"], stop_reason=h.stop_reason,
                        seconds=round(time.perf_counter() - t, 1))
             out["runs"].append(run)

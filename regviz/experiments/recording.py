@@ -42,14 +42,14 @@ class CalibrationRecorder:
                 "logit_norm": float(val.norm(dim=-1).mean())}
 
 
-def fit_recording(model: nn.Module, data: Dataset, *, eps: float = 0.0, device=None,
+def fit_recording(model: nn.Module, data: Dataset, *, label_smoothing: float = 0.0, device=None,
                   **fit_kwargs) -> tuple[History, list[torch.Tensor]]:
-    """``regviz.fit`` with label smoothing ``eps`` (soft targets from a ``batch_transform`` also work) and a
+    """``regviz.fit`` with ``label_smoothing`` (soft targets from a ``batch_transform`` also work) and a
     ``CalibrationRecorder`` on the validation set.
 
     Args:
         model, data, device, fit_kwargs: as in ``fit`` (``metrics`` is set here).
-        eps: ``fit``'s ``label_smoothing`` (training only: train/val loss and ``hist.extra["val_nll"]`` are
+        label_smoothing: as in ``fit`` (training only: train/val loss and ``hist.extra["val_nll"]`` are
             plain cross-entropy).
 
     Returns:
@@ -58,5 +58,5 @@ def fit_recording(model: nn.Module, data: Dataset, *, eps: float = 0.0, device=N
     dev = resolve_device(device)
     data = data.to(dev)
     rec = CalibrationRecorder()
-    hist = fit(model, data, device=dev, label_smoothing=eps, metrics=[rec], **fit_kwargs)
+    hist = fit(model, data, device=dev, label_smoothing=label_smoothing, metrics=[rec], **fit_kwargs)
     return hist, rec.logits

@@ -1,4 +1,4 @@
-"""Chapter 02: one digits run under an L2 or L1 penalty of strength lambda, with weight snapshots.
+"""Chapter 02: one digits run under weight decay (L2) and/or L1, with weight snapshots.
 
 L2 as SGD weight decay on the weights only (Krogh & Hertz, NeurIPS 1991); L1 by subgradient or by the proximal
 (soft-threshold) step (Tibshirani, "Regression Shrinkage and Selection via the Lasso", 1996). The FashionMNIST
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,10 +22,17 @@ from ..sweep import sweep
 from ..train import fit
 from ..validate import check_choice, check_number
 
-LAMBDAS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-PENALTIES = ("L2", "L1")
-KINDS = ("L2", "L1", "L1-prox")  # what train_setting accepts; the panel offers PENALTIES
-DEFAULT = dict(penalty="L2", lam=1e-3)
+LAMBDAS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # the strengths each slider offers (weight_decay, l1)
+KINDS = ("L2", "L1", "L1-prox")  # the penalties penalty_kwargs names
+DEFAULT = dict(weight_decay=1e-3, l1=0.0)
+
+
+@dataclass(frozen=True)
+class PenaltyRun:
+    """One chapter-02 run: its History and every weight matrix's entries (flat, CPU) at each marked epoch."""
+
+    history: History
+    weights: dict[int, torch.Tensor]
 
 
 def _weights(model) -> torch.Tensor:
@@ -32,24 +40,31 @@ def _weights(model) -> torch.Tensor:
     return torch.cat([p.detach().flatten().cpu() for p in model.parameters() if p.ndim >= 2])
 
 
-def penalty_kwargs(penalty: str, lam: float) -> dict:
-    """``fit``'s keyword arguments for one penalty: ``"L2"`` decays the weights only (``decay="weights"``),
-    ``"L1"`` adds ``lam * sum|w|`` to the loss (subgradient steps), ``"L1-prox"`` soft-thresholds after each step."""
+def penalty_kwargs(penalty: str, strength: float) -> dict:
+    """``train_setting``'s (and ``fit``'s) keyword arguments for one named penalty: ``"L2"`` is ``weight_decay``,
+    ``"L1"`` is ``l1`` (``strength * sum|w|`` added to the loss, subgradient steps), ``"L1-prox"`` is ``l1`` with
+    ``l1_proximal=True`` (a soft-threshold after each step)."""
     check_choice("penalty", penalty, KINDS)
-    check_number("lam", lam)
+    check_number("strength", strength)
     if penalty == "L2":
-        return {"weight_decay": lam, "decay": "weights"}
-    return {"l1": lam, "l1_proximal": penalty == "L1-prox"}
+        return {"weight_decay": strength}
+    return {"l1": strength, "l1_proximal": penalty == "L1-prox"}
 
 
-def train_setting(*, penalty: str, lam: float, epochs: int = 60, marks=(), seed: int = 0, device=None,
-                  lr: float = 0.05, momentum: float = 0.9, n_train: int = 300) -> dict:
-    """One digits run (``n_train`` examples, MLP 2x128, SGD, batch 32) under ``penalty`` of strength ``lam``.
+def train_setting(*, weight_decay: float = 0.0, l1: float = 0.0, l1_proximal: bool = False, epochs: int = 60,
+                  marks=(), seed: int = 0, device=None, lr: float = 0.05, momentum: float = 0.9,
+                  n_train: int = 300) -> PenaltyRun:
+    """One digits run (``n_train`` examples, MLP 2x128, SGD, batch 32) with ``fit``'s penalty knobs: SGD weight
+    decay on the weights only (``decay="weights"``), and/or L1 of strength ``l1`` (proximal with ``l1_proximal``).
 
     Returns:
-        ``{"history": History, "weights": {epoch: flat weight tensor}}`` for each epoch in ``marks``.
+        the History and the weights at each epoch in ``marks``.
     """
-    kwargs = penalty_kwargs(penalty, lam)
+    check_number("weight_decay", weight_decay)
+    check_number("l1", l1)
+    kwargs = dict(weight_decay=weight_decay, l1=l1, l1_proximal=l1_proximal)
+    if weight_decay > 0:
+        kwargs["decay"] = "weights"
     data = load_dataset("digits", n_train=n_train, seed=seed, device=device)
     snaps = {}
 
@@ -61,7 +76,7 @@ def train_setting(*, penalty: str, lam: float, epochs: int = 60, marks=(), seed:
         model = MLP(data.in_features, data.num_classes, width=128, depth=2)
         hist = fit(model, data, optimizer="sgd", epochs=epochs, lr=lr, momentum=momentum, batch_size=32, seed=seed,
                    device=device, progress=False, on_epoch_end=snap, **kwargs)
-    return {"history": hist, "weights": snaps}
+    return PenaltyRun(hist, snaps)
 
 
 FASHION_LAMBDAS = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)

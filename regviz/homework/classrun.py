@@ -11,11 +11,11 @@ from pathlib import Path
 
 import nbformat
 
+from .cgroups import kernel_cgroups, sandbox_memory_cap
 from .execute import MESSAGE_LIMIT, OUTPUT_LIMIT
 from .grade import read_notebook
 from .notebook import default_notebook_folder, find_exercises, resolve_chapter
 from .results import Grade, judge_canaries, not_graded, short, write_csv
-from .cgroups import kernel_cgroups, sandbox_memory_cap
 from .sandbox import Sandbox, choose
 from .submissions import MAX_SUBMISSION_BYTES, Refused, chapter_by_majority, find_submissions, read_submission
 

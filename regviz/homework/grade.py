@@ -23,7 +23,7 @@ import nbformat
 
 from .chapter_probes import PROBES
 from .execute import MESSAGE_LIMIT, OUTPUT_LIMIT, run_notebook
-from .notebook import check_number, data_folders, find_exercises, slice_notebook
+from .notebook import check_cell_exercise, data_folders, find_exercises, slice_notebook
 from .probes import add_probes, read_probes
 from .results import Grade, judge_canaries, read_results, short, write_csv  # noqa: F401 - write_csv: the old home
 from .sandbox import Sandbox, choose
@@ -39,7 +39,7 @@ def restore_checks(sub: nbformat.NotebookNode, ref: nbformat.NotebookNode) -> nb
         if cell.cell_type != "code":
             continue
         cell.outputs, cell.execution_count = [], None
-        n = check_number(cell.source)
+        n = check_cell_exercise(cell.source)
         if n in ref_checks and n not in seen:
             seen.add(n)
             cell.source = ref_checks[n]
@@ -128,7 +128,7 @@ def grade_notebook(
         sandbox: a Sandbox, a kind ('bwrap', 'docker', 'podman', 'none'), or None for the default (bwrap).
         hide: more folders the kernel must not see (the reference folder always is).
         output_limit: bytes of output kept per cell.
-        honest: canary variants that pass in an honest run of the reference (see calibrate); None: run
+        honest: canary variants that pass in an honest run of the reference (see honest_canaries); None: run
             the reference once here to find them (grade() does this once for the whole class).
         defer_canaries: return the Grade before judging its canaries and probes (`raw` set; see judge_canaries).
         seed: seed of the probes' inputs (default: fresh); the reference values must come from the same seed.
@@ -235,6 +235,6 @@ def reference_run(reference: str | Path, **run_kw) -> tuple[set[tuple[int, str]]
     return passed_canaries(executed, plan), read_probes(executed, PROBES.get(reference.stem, {}))
 
 
-def calibrate(reference: str | Path, **run_kw) -> set[tuple[int, str]]:
+def honest_canaries(reference: str | Path, **run_kw) -> set[tuple[int, str]]:
     """Canary variants that pass in an honest run of the reference notebook (see reference_run)."""
     return reference_run(reference, **run_kw)[0]

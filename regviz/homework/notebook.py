@@ -30,7 +30,7 @@ class Exercise:
     check_cell: int | None = None
 
 
-def check_number(source: str) -> int | None:
+def check_cell_exercise(source: str) -> int | None:
     """Exercise number of a check cell (first line `# CHECK exercise N`), else None."""
     first = source.lstrip("\n").split("\n", 1)[0]
     m = CHECK_RE.match(first)
@@ -86,7 +86,7 @@ def find_exercises(nb: nbformat.NotebookNode) -> list[Exercise]:
             continue
         if cell.cell_type != "code":
             continue
-        n = check_number(src)
+        n = check_cell_exercise(src)
         if n is not None:
             ex = found.setdefault(n, Exercise(n))
             if ex.check_cell is None:

@@ -57,7 +57,7 @@ def judge_canaries(grade: Grade, honest: set, reference: dict | None = None) -> 
 
     Args:
         grade: a Grade with `raw` results (grade_notebook(..., defer_canaries=True)).
-        honest: canary variants (exercise, variant) that pass in an honest run of the reference (calibrate).
+        honest: canary variants (exercise, variant) that pass in an honest run of the reference (honest_canaries).
         reference: probe values of the reference kernel per exercise, for the same seed (reference_run);
             None: probes are not judged (only the check cells and canaries count).
     Returns:

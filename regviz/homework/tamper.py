@@ -7,7 +7,7 @@ asserts dropped). If a canary "passes" (prints its token, no error shown), somet
 execute: stripped or rewritten asserts, hooks that print tokens or swallow errors, patched builtins or
 patched functions that the check calls. That exercise earns nothing and the row says `tampered`.
 Every token is 128 fresh random bits per notebook, known only to the grader. Canary variants that pass
-in an honest run of the reference are ignored (grade.calibrate).
+in an honest run of the reference are ignored (grade.honest_canaries).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from .notebook import Exercise, _defs_and_uses, check_number
+from .notebook import Exercise, _defs_and_uses, check_cell_exercise
 
 ROLE = "regviz_grader"  # cell metadata key; metadata never reaches the kernel
 
@@ -135,7 +135,7 @@ def plant(nb: nbformat.NotebookNode, ref: nbformat.NotebookNode, ref_exercises: 
             continue
         cell.outputs, cell.execution_count = [], None
         cell.metadata.pop(ROLE, None)
-        n = check_number(cell.source)
+        n = check_cell_exercise(cell.source)
         if n not in by_number or n in plan.checks:
             cells.append(cell)
             continue
@@ -158,7 +158,7 @@ def plant(nb: nbformat.NotebookNode, ref: nbformat.NotebookNode, ref_exercises: 
 
 def passed_canaries(nb: nbformat.NotebookNode, plan: Plan) -> set[tuple[int, str]]:
     """(exercise, variant) of every canary that printed its token with no error shown: tampering, unless
-    that variant also passes in an honest run of the reference (see calibrate in grade.py)."""
+    that variant also passes in an honest run of the reference (see honest_canaries in grade.py)."""
     found = set()
     for cell in nb.cells:
         if cell.get("metadata", {}).get(ROLE, {}).get("role") != "canary":

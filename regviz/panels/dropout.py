@@ -39,7 +39,7 @@ def panel(*, fast: bool = False, device=None, seed: int = 0, stored: str | Path 
         raise ValueError(f"p={p} was not precomputed")
 
     controls = {
-        "p": choice_slider("dropout p", FASHION_PS, 0.5),
+        "p": choice_slider("p", FASHION_PS, 0.5),
         "epochs": choice_slider("epochs shown", marks, marks[-1]),
     }
     return SliderPanel(run, controls, DropoutView(grid), view_only=("epochs",), precompute=precompute,

@@ -11,7 +11,7 @@ from ..widgets import SliderPanel, choice_slider
 
 def panel(*, fast: bool = False, device=None, seed: int = 0) -> SliderPanel:
     """Patience and min_delta sliders replay a stored run (no retraining); the label-noise slider retrains."""
-    controls = {"label_noise": choice_slider("label noise", LABEL_NOISE, 0.2),
+    controls = {"label_noise": choice_slider("label_noise", LABEL_NOISE, 0.2),
                 "patience": choice_slider("patience", PATIENCES, 5),
                 "min_delta": choice_slider("min_delta", MIN_DELTAS, 0.0)}
 

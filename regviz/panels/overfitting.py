@@ -23,7 +23,7 @@ def panel(*, fast: bool = False, device=None, seed: int = 0) -> SliderPanel:
     controls = {
         "width": choice_slider("width", WIDTHS, DEFAULT["width"]),
         "n_train": choice_slider("n_train", N_TRAIN, DEFAULT["n_train"]),
-        "label_noise": choice_slider("label noise", NOISE, DEFAULT["label_noise"]),
+        "label_noise": choice_slider("label_noise", NOISE, DEFAULT["label_noise"]),
         "epochs": choice_slider("epochs shown", epoch_marks, epoch_marks[-1]),
     }
     return SliderPanel(run, controls, CurvesView(), view_only=("epochs",), precompute=precompute,

@@ -9,8 +9,8 @@ from .base import PanelView
 class MixingView(PanelView):
     """Chapter 05: lambda histogram | mixed previews | reliability diagram of the trained model.
 
-    The result holds ``hist``, final validation ``logits`` (N, K), labels ``y``, ``lambdas`` (draws of the mixing
-    weight) and ``preview`` ``(X, captions)``.
+    The result is a ``MixingRun``: History, final validation ``logits`` (N, K), labels ``y``, ``lambdas`` (draws of
+    the mixing weight) and ``preview`` ``(X, captions)``.
     """
 
     def __init__(self, n_bins: int = 15, nrow: int = 4):
@@ -26,12 +26,12 @@ class MixingView(PanelView):
 
     def update(self, result, settings):
         method, alpha = settings["method"], settings["alpha"]
-        self.lam.set(result["lambdas"])
+        self.lam.set(result.lambdas)
         self.ax1.set_title(f"lambda ~ Beta({alpha:g}, {alpha:g})" if alpha else "alpha = 0: no mixing", fontsize=10)
-        X, caps = result["preview"]
+        X, caps = result.preview
         update_gallery(self.ax2, X, caps, nrow=self.nrow,
                         title=f"{method} previews (soft targets)" if alpha else "originals")
-        probs, y, h = result["logits"].softmax(-1), result["y"], result["hist"]
+        probs, y, h = result.logits.softmax(-1), result.y, result.history
         self.reliability.set(reliability_data(probs, y, n_bins=self.n_bins), ece=h.extra["val_ece"][-1])
         self.title.set_text(f"{method if alpha else 'no mixing'}, alpha={alpha:g}: train acc {h.train_acc[-1]:.3f}, "
                             f"val acc {h.val_acc[-1]:.3f}, val NLL {h.extra['val_nll'][-1]:.3f}, "

@@ -8,7 +8,7 @@ from .base import PanelView
 class StoppingView(PanelView):
     """Chapter 06: loss curves with the stop epoch and the restored (best) epoch marked | stop epoch vs patience.
 
-    The result holds ``hist`` and ``stops`` {(patience, min_delta): (stop_epoch, best_epoch)} replayed on it.
+    The result is a ``StoppingRun``: ``history`` and ``stops`` {(patience, min_delta): (stop_epoch, best_epoch)} replayed on it.
     """
 
     def setup(self, fig):
@@ -27,7 +27,7 @@ class StoppingView(PanelView):
         self.legend2 = ax2.legend(fontsize=7); ax2.grid(alpha=0.3)
 
     def update(self, result, settings):
-        hist, stops = result["hist"], result["stops"]
+        hist, stops = result.history, result.stops
         patience, min_delta = settings["patience"], settings["min_delta"]
         stop, best = stops[(patience, min_delta)]
         ep = hist.epochs

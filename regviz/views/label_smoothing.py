@@ -9,8 +9,8 @@ from .base import PanelView
 class CalibrationView(PanelView):
     """Chapter 04: NLL and ECE per epoch | reliability diagram at the chosen epoch | confidence histogram.
 
-    The result holds ``hist``, per-epoch validation ``logits`` (E, N, K), labels ``y`` and, for the
-    ``calibrate="temperature"`` setting, ``temperature`` {epoch: ``calibration.temperature_held_out`` result}.
+    The result is a ``SmoothingRun``: History, per-epoch validation ``logits`` (E, N, K), labels ``y`` and, for the
+    ``probabilities="temperature"`` setting, ``temperature`` {epoch: ``calibration.temperature_held_out`` result}.
     """
 
     def __init__(self, n_bins: int = 15):
@@ -36,20 +36,20 @@ class CalibrationView(PanelView):
         self.title = fig.suptitle("", fontsize=10)
 
     def update(self, result, settings):
-        hist, y = result["hist"], result["y"]
+        hist, y = result.history, result.y
         epoch = min(settings.get("epochs", hist.num_epochs), hist.num_epochs)
-        logits = result["logits"][epoch - 1]  # (N, K)
+        logits = result.logits[epoch - 1]  # (N, K)
         ep = hist.epochs
         self.nll.set_data(ep, hist.extra["val_nll"])
         self.train.set_data(ep, hist.train_loss)
         # fit reports plain cross-entropy: smoothing is in the training objective only
-        relabel(self.legend1, ["val NLL", f"train NLL (trained with eps={settings['eps']:g})"])
+        relabel(self.legend1, ["val NLL", f"train NLL (trained with label_smoothing={settings['label_smoothing']:g})"])
         self.ece.set_data(ep, hist.extra["val_ece"])
         self.ax1b.set_ylim(0, max(0.5, max(hist.extra["val_ece"]) * 1.05))
         self.now.set_xdata([epoch, epoch])
         rescale(self.ax1)
-        if settings.get("calibrate") == "temperature":
-            cal = result["temperature"][epoch]  # T fitted on one half of validation, judged on the other
+        if settings.get("probabilities") == "temperature":
+            cal = result.temperature[epoch]  # T fitted on one half of validation, judged on the other
             probs, yy, what = cal["after"], cal["y"], f"temperature T={cal['T']:.2f} (held-out half)"
         else:
             probs, yy, what = logits.softmax(-1), y, "raw softmax"

@@ -8,7 +8,7 @@ from .base import PanelView
 class LMView(PanelView):
     """Chapter 07: train/val loss of this setting and of z-loss 0 at the same p | mean validation log Z.
 
-    The result holds ``hist`` (this setting) and ``reference`` (z-loss 0, same p); ``extra["log_z"]`` per epoch.
+    The result is an ``LMRun``: ``history`` (this setting) and ``reference`` (z-loss 0, same p); ``extra["log_z"]`` per epoch.
     """
 
     def setup(self, fig):
@@ -26,8 +26,8 @@ class LMView(PanelView):
         self.legend2 = ax2.legend(fontsize=7); ax2.grid(alpha=0.3)
 
     def update(self, result, settings):
-        h, ref = result["hist"], result["reference"]
-        names = ("z-loss 0", f"z-loss {settings['z_loss_coef']:g}")
+        h, ref = result.history, result.reference
+        names = ("z-loss 0", f"z-loss {settings['z_loss']:g}")
         for (train, val, log_z), hh in zip(self.lines, (ref, h)):
             train.set_data(hh.epochs, hh.train_loss)
             val.set_data(hh.epochs, hh.val_loss)
