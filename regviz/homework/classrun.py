@@ -241,7 +241,7 @@ class Rows:
 def _run(client, todo: dict[Path, bytes], names: dict[Path, str], reference: Path, numbers: list[int],
          run_kw: dict, kw: dict, rows: Rows, keep, *, quiet: bool) -> None:
     """Submit the reference's honest run and one task per submission; judge and record rows as they finish."""
-    from distributed import as_completed
+    from distributed import as_completed, wait
     from distributed.scheduler import KilledWorker
 
     from ..progress import progress_bar
@@ -251,6 +251,12 @@ def _run(client, todo: dict[Path, bytes], names: dict[Path, str], reference: Pat
     # The chapter as a task's result, not scattered data: Dask recomputes a result whose every holder died (a
     # submission that kills each worker it lands on), where scattered data would be forgotten with its tasks.
     chapter = client.submit(chapter_task, chapter_data(reference, run_kw["hide"]), pure=False, priority=20)
+    # On every worker before the class is submitted: a task goes to a worker that holds its inputs, so with the
+    # chapter on one worker only, Dask queued the whole class there and the others waited for work stealing
+    # (LocalCluster 1.30-1.44x the old pool's time; see benchmarks/bench_grade.py).
+    wait([chapter])
+    if chapter.status == "finished":  # an error here surfaces with the first task that needs the chapter
+        client.replicate([chapter])
     # 1. One honest run of the reference, first: canary variants that pass there prove nothing, and its probe
     #    values are what each submission's are compared with.
     calibration = client.submit(reference_task, chapter, run_kw, shares, quiet, priority=10, pure=False)

@@ -35,8 +35,7 @@ LOCAL_CONFIG = {
     "distributed.admin.tick.interval": "200ms",
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.worker.memory.monitor-interval": "1s",
-    "distributed.scheduler.work-stealing": False,  # tasks are queued on the scheduler and handed out as workers free
-}
+}  # work stealing stays on: every task needs the chapter's data, so Dask first places them all on its one holder
 WORKER_WAIT = 120  # seconds an external scheduler is given to have a worker
 
 
