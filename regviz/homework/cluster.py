@@ -27,7 +27,7 @@ from .sandbox import choose
 ALLOWED_FAILURES = 2  # distributed.scheduler.allowed-failures of the LocalCluster (Dask's own default is 3)
 # The LocalCluster's settings for a few long tasks on a small machine. Dask's defaults sample every worker thread's
 # stack every 10 ms (the statistical profiler), tick the event loop every 20 ms and poll memory every 100 ms: an
-# idle 2-worker cluster used 0.14 of a core, 0.026 with these (measured on the 2-core development machine).
+# idle 2-worker cluster used 0.145 of a core, 0.029 with these (measured on the 2-core development machine).
 # An external cluster keeps its own settings (the README shows the same ones as environment variables).
 LOCAL_CONFIG = {
     "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
