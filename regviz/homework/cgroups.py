@@ -98,55 +98,56 @@ def cgroup_bases(cgroup_file: str = "/proc/self/cgroup", mounts_file: str = "/pr
     return bases
 
 
-def _make(base: Path, limits: dict[str, str]) -> Path | None:
-    """A fresh child of `base` with each of `limits` written (file -> value), or None (removed again) if any fails."""
+def _group(base: Path) -> Path | None:
+    """A fresh child cgroup of `base`, or None where this process may not make one."""
     group = base / f"regviz-{secrets.token_hex(4)}"
     try:
         group.mkdir()
     except OSError:
         return None
+    return group
+
+
+def _limit(group: Path, name: str, value) -> bool:
+    """Write a limit file of `group`; False where its controller is not enabled there (the file is missing)."""
     try:
-        for name, value in limits.items():
-            if not (group / name).exists():  # a cgroup file system has every file of its enabled controllers
-                raise OSError(f"{name} missing")
-            (group / name).write_text(value)
-        return group
+        if not (group / name).exists():  # a cgroup file system has the files of its enabled controllers only
+            return False
+        (group / name).write_text(str(value))
+        return True
     except OSError:
-        remove_group(group)
-        return None
+        return False
 
 
 def kernel_cgroups(nproc: int, memory: int | None = None) -> Cgroups | None:
     """Cgroups capping a sandbox at `nproc` processes and threads and (if `memory`) at `memory` bytes of RAM.
 
     Returns None where neither cap can be made. The memory cap kills (OOM) a process of the sandbox that goes past it;
-    there is no swap to escape to (memsw is capped too where it exists).
+    there is no swap to escape to (swap is capped too where it is accounted).
     """
     bases = cgroup_bases()
     groups, pids, mem = [], False, None
-    if "v2" in bases:
-        limits = {"pids.max": str(nproc)}
-        if memory:
-            limits |= {"memory.max": str(memory), "memory.swap.max": "0"}
-        for attempt in (limits, {"pids.max": str(nproc)}, {"memory.max": str(memory)} if memory else None):
-            group = _make(bases["v2"], attempt) if attempt else None
-            if group is not None:
-                groups.append(group)
-                pids, mem = "pids.max" in attempt, memory if "memory.max" in attempt else None
-                break
-    if not groups and "pids" in bases:
-        group = _make(bases["pids"], {"pids.max": str(nproc)})
-        if group is not None:
+
+    def keep(group: Path | None, ok: bool) -> bool:
+        if group is not None and ok:
             groups.append(group)
-            pids = True
-    if mem is None and memory and "memory" in bases:
-        group = _make(bases["memory"], {"memory.limit_in_bytes": str(memory)})
-        if group is not None:
-            try:
-                (group / "memory.memsw.limit_in_bytes").write_text(str(memory))
-            except OSError:
-                pass  # no swap accounting: nothing to escape to either
-            groups.append(group)
+            return True
+        remove_group(group)
+        return False
+
+    if "v2" in bases and (g := _group(bases["v2"])) is not None:  # one group, both controllers where delegated
+        pids = _limit(g, "pids.max", nproc)
+        mem = memory if memory and _limit(g, "memory.max", memory) else None
+        if mem:
+            _limit(g, "memory.swap.max", 0)  # absent without swap accounting: nothing to escape to
+        keep(g, pids or mem is not None)
+    if not pids and "pids" in bases:  # v1: one hierarchy per controller
+        g = _group(bases["pids"])
+        pids = keep(g, g is not None and _limit(g, "pids.max", nproc))
+    if memory and mem is None and "memory" in bases:
+        g = _group(bases["memory"])
+        if keep(g, g is not None and _limit(g, "memory.limit_in_bytes", memory)):
+            _limit(g, "memory.memsw.limit_in_bytes", memory)  # absent without swap accounting: nothing to escape to
             mem = memory
     return Cgroups(tuple(groups), pids, mem) if groups else None
 

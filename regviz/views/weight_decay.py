@@ -61,9 +61,8 @@ class PenaltyView(PanelView):
         rescale(self.ax2)
         small = (w.abs() < self.small).float().mean().item()
         self.ax2.set_title(f"weights at epoch {ep}: {small:.1%} with |w| < {self.small:g}", fontsize=9)
-        for knob, (val, train) in self.lines.items():  # L2 alone (l1 = 0), L1 alone (weight_decay = 0)
-            pts = sorted((key[0] if knob == "weight_decay" else key[1], r.history.truncated(ep))
-                         for key, r in self.runs.items() if key[1 if knob == "weight_decay" else 0] == 0)
+        for axis, (val, train) in enumerate(self.lines.values()):  # keys (weight_decay, l1): each with the other 0
+            pts = sorted((key[axis], r.history.truncated(ep)) for key, r in self.runs.items() if key[1 - axis] == 0)
             xs = [x if x > 0 else self.zero_at for x, _ in pts]
             val.set_data(xs, [hh.val_loss[-1] for _, hh in pts])
             train.set_data(xs, [hh.train_loss[-1] for _, hh in pts])
