@@ -178,7 +178,7 @@ def _fake_fashion(folder, *, gz: bool, n_train: int = 12, n_val: int = 6, fill: 
 @pytest.fixture
 def no_system_fashion(tmp_path, monkeypatch):
     """Hide Debian's copy and the user's cache, so only the places a test makes exist."""
-    import regviz.data as rd
+    import regviz.datafiles as rd
 
     monkeypatch.setattr(rd, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -74,8 +74,8 @@ def _kernel_env(scratch: Path, threads: int | None) -> dict[str, str]:
 
 
 def dataset_cache() -> Path:
-    """The dataset cache regviz.data.data_root() reads ($REGVIZ_DATA, else ~/.cache/regviz), mounted read-only for
-    kernels; written out here because regviz.data imports torch, which the grader does not need."""
+    """The dataset cache regviz.datafiles.data_root() reads ($REGVIZ_DATA, else ~/.cache/regviz), mounted read-only
+    for kernels; written out here because importing regviz imports torch, which the grader does not need."""
     return Path(os.environ.get("REGVIZ_DATA", Path.home() / ".cache" / "regviz"))
 
 
