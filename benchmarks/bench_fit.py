@@ -75,7 +75,7 @@ def main():
     if old is not None:
         new_root = str(Path(regviz.__file__).resolve().parent.parent)
         times = {"old": [], "new": []}
-        for _ in range(2):  # alternate, so that a busy spell hurts both
+        for _ in range(5):  # alternate, so that a busy spell hurts both; the best of each
             times["old"].append(fit_in_subprocess(old))
             times["new"].append(fit_in_subprocess(new_root))
         o, n = min(times["old"]), min(times["new"])
