@@ -284,7 +284,8 @@ def test_reference_passes_student_copy_fails(path, tmp_path):
     by = {g.student: g for g in grades}
     assert by["reference"].total == len(find_exercises(nb)), by["reference"]
     assert by["student"].total == 0, by["student"]
-    assert all("NotImplementedError" in m for m in by["student"].messages.values()), by["student"].messages
+    assert all("NotImplementedError" in m for m in by["student"].messages.values()), (by["student"].messages,
+                                                                                   by["student"].note)
 
 
 def test_grades_beside_the_notebooks_stay_private(tmp_path):

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from regviz.homework import grade, release
-from regviz.homework.classrun import partial_path, read_partial
+from regviz.homework.partial import partial_path, read_partial
 from regviz.homework.cluster import ALLOWED_FAILURES, LOCAL_CONFIG, open_client
 from test_homework import SANDBOX, fill, make_chapter
 
@@ -280,3 +280,32 @@ def test_local_cluster_workers_get_the_quiet_settings():
     with open_client(None, 1, "none") as client:
         (settings,) = client.run(_worker_settings).values()
     assert settings == LOCAL_CONFIG
+
+
+def test_a_grader_fault_is_graded_again(tmp_path, monkeypatch):
+    """A task that raises once (a grader fault, say a timeout on a loaded machine) is graded again, and its row is
+    the real one; one that raises every time is its own row saying so, and the class beside it is graded."""
+    import regviz.homework.cluster as cluster
+
+    ref = make_chapter(tmp_path / "notebooks")
+    student = nbformat.read(release(ref.parent, tmp_path / "student")[0], as_version=4)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("flaky", "broken", "honest"):
+        nbformat.write(fill(student, HONEST), subs / f"{name}.ipynb")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    real = cluster.grade_task
+
+    def faulty(text, chapter, student, *args, **kw):  # defined here, so Dask sends it by value to the workers
+        if student == "broken" or (student == "flaky" and not (marks / student).exists()):
+            (marks / student).touch()
+            raise OSError(f"made-up fault grading {student}")
+        return real(text, chapter, student, *args, **kw)
+
+    monkeypatch.setattr(cluster, "grade_task", faulty)
+    grades = grade(subs, tmp_path / "g.csv", chapter=ref.stem, notebooks=ref.parent, jobs=min(2, os.cpu_count()),
+                   timeout=60, sandbox=SANDBOX, log=None)
+    by = {g.student: g for g in grades}
+    assert by["flaky"].total == 3 and by["honest"].total == 3, by
+    assert by["broken"].total == 0 and "grader failed twice: OSError: made-up fault grading broken" in by["broken"].note

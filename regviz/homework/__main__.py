@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .classrun import grade, partial_path
+from .classrun import grade
+from .partial import partial_path
 from .release import release
 from .sandbox import KINDS, parse_memory
 

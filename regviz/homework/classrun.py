@@ -3,7 +3,6 @@ to a partial file as they arrive (so `--resume` grades only what is missing), th
 """
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import sys
@@ -15,42 +14,10 @@ from .cgroups import kernel_cgroups, sandbox_memory_cap
 from .execute import MESSAGE_LIMIT, OUTPUT_LIMIT
 from .grade import read_notebook
 from .notebook import default_notebook_folder, find_exercises, resolve_chapter
+from .partial import Rows, partial_path, read_partial
 from .results import Grade, judge_canaries, not_graded, short, write_csv
 from .sandbox import Sandbox, choose
 from .submissions import MAX_SUBMISSION_BYTES, Refused, chapter_by_majority, find_submissions, read_submission
-
-PARTIAL_SUFFIX = ".partial.jsonl"
-
-
-def partial_path(out: str | Path) -> Path:
-    """The append-only file of finished rows beside `out` (grades.csv -> grades.csv.partial.jsonl)."""
-    out = Path(out)
-    return out.with_name(out.name + PARTIAL_SUFFIX)
-
-
-def read_partial(path: Path, chapter: str, numbers: list[int]) -> dict[str, Grade]:
-    """Rows finished by an earlier run of the same chapter (a torn last line, from an interrupted write, is skipped).
-
-    Raises:
-        ValueError: the file was written for another chapter or other exercises.
-    """
-    rows: dict[str, Grade] = {}
-    if not path.exists():
-        return rows
-    lines = path.read_text().splitlines()
-    head = json.loads(lines[0]) if lines else {}
-    if head.get("chapter") != chapter or head.get("exercises") != numbers:
-        raise ValueError(f"--resume: {str(path)!r} holds rows of chapter {head.get('chapter')!r}, exercises "
-                         f"{head.get('exercises')}; allowed: the same chapter ({chapter}, exercises {numbers}), "
-                         "or a run without --resume")
-    for line in lines[1:]:
-        try:
-            g = Grade.from_json(json.loads(line))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            continue
-        rows[g.student] = g
-    return rows
-
 
 def _chapter_from_metadata(texts: dict[Path, bytes], folder: Path) -> str:
     chapters = []
@@ -206,38 +173,6 @@ def _warn(box: Sandbox, scheduler: str | None, log) -> None:
                   "(mmap MAP_SHARED) escape; see the README's threat model", file=log, flush=True)
 
 
-class Rows:
-    """The rows of a run: kept in memory, appended to the partial file (one JSON line each) as they arrive."""
-
-    def __init__(self, path: Path, chapter: str, numbers: list[int], done: dict[str, Grade], log):
-        self.grades, self.numbers, self.log, self.bar, self.path = dict(done), numbers, log, None, path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(path, "w")
-        self.file.write(json.dumps({"chapter": chapter, "exercises": numbers}) + "\n")
-        for g in done.values():  # rewritten whole: a torn last line of the interrupted run is dropped
-            self.file.write(json.dumps(g.to_json()) + "\n")
-        self.file.flush()
-
-    def add(self, g: Grade) -> None:
-        self.grades[g.student] = g
-        self.file.write(json.dumps(g.to_json()) + "\n")
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        if self.log is not None:
-            line = (f"{g.student}: {g.total}/{len(self.numbers)} ({g.seconds:.0f} s)"
-                    f"{' - ' + g.note if g.note else ''}")
-            if self.bar is not None:
-                self.bar.write(line, file=self.log)
-            else:
-                print(line, file=self.log, flush=True)
-
-    def close(self) -> None:
-        """Close the partial file; remove it when it holds no row (a run stopped before any finished)."""
-        self.file.close()
-        if not self.grades:
-            self.path.unlink(missing_ok=True)
-
-
 def _run(client, todo: dict[Path, bytes], names: dict[Path, str], reference: Path, numbers: list[int],
          run_kw: dict, kw: dict, rows: Rows, keep, *, quiet: bool) -> None:
     """Submit the reference's honest run and one task per submission; judge and record rows as they finish."""
@@ -260,16 +195,18 @@ def _run(client, todo: dict[Path, bytes], names: dict[Path, str], reference: Pat
     # 1. One honest run of the reference, first: canary variants that pass there prove nothing, and its probe
     #    values are what each submission's are compared with.
     calibration = client.submit(reference_task, chapter, run_kw, shares, quiet, priority=10, pure=False)
-    futures = {client.submit(grade_task, text, chapter, names[p], kw, shares, quiet, pure=False): p
-               for p, text in todo.items()}
+    submit = lambda p: client.submit(grade_task, todo[p], chapter, names[p], kw, shares, quiet, pure=False)  # noqa: E731
+    futures = {submit(p): p for p in todo}
     futures[calibration] = None
+    retried: set[Path] = set()
     bar = progress_bar(total=len(todo), desc="grading", unit="notebook", disable=rows.log is None)
     rows.bar = bar if rows.log is not None else None
     honest = values = None
     waiting: list[Grade] = []
     failed = 0
     try:
-        for fut in as_completed(futures):
+        arriving = as_completed(futures)
+        for fut in arriving:
             p = futures.pop(fut)
             kept = None
             if p is None:
@@ -286,7 +223,13 @@ def _run(client, todo: dict[Path, bytes], names: dict[Path, str], reference: Pat
                 g = not_graded(names[p], numbers, f"worker lost {e.allowed_failures + 1} times while grading this "
                                "submission (each worker died: killed, out of memory, or its machine gone); not graded")
             except Exception as e:  # noqa: BLE001 - a crashed task is one row, not the end of the run
-                g = not_graded(names[p], numbers, short(f"grader failed: {type(e).__name__}: {e}"))
+                if p not in retried:  # once more: a grader fault can be passing (a timeout on a loaded machine)
+                    retried.add(p)
+                    futures[retry := submit(p)] = p
+                    arriving.add(retry)
+                    rows.say(f"{names[p]}: grader failed ({short(f'{type(e).__name__}: {e}')}); grading it again")
+                    continue
+                g = not_graded(names[p], numbers, short(f"grader failed twice: {type(e).__name__}: {e}"))
             failed += all(m == "not graded" for m in g.raw["messages"].values())  # the row of a notebook never run
             if kept is not None:
                 path = Path(keep) / f"{g.student}.ipynb"
