@@ -9,6 +9,7 @@ import pytest
 
 from regviz.homework import find_exercises
 from regviz.homework import chapter_probes as cp
+from regviz.homework import compare
 from regviz.homework import probes as pr
 from regviz.homework.execute import CappedSession
 
@@ -74,14 +75,14 @@ class TestDefinitions:
         ref = run_probes(ns, spec, 1234, monkeypatch)
         assert not any(isinstance(v, pr.Raised) for v in ref.values()), ref
         again = run_probes(namespace(path, [n]), spec, 1234, monkeypatch)
-        assert pr.judge_exercise(spec, again, ref) == (None, [])
+        assert compare.judge_exercise(spec, again, ref) == (None, [])
         if spec.judge is None:  # the inputs depend on the seed: last run's answers are wrong for this one
             other = run_probes(namespace(path, [n]), spec, 98765, monkeypatch)
-            assert pr.judge_exercise(spec, other, ref)[0] is not None
+            assert compare.judge_exercise(spec, other, ref)[0] is not None
         wrong = namespace(path, [n])
         for name in [k for k, v in wrong.items() if callable(v) and k not in namespace(path, [])]:
             wrong[name] = lambda *a, **k: 0.5  # the answer's functions, all returning a constant
-        assert pr.judge_exercise(spec, run_probes(wrong, spec, 1234, monkeypatch), ref)[0] is not None
+        assert compare.judge_exercise(spec, run_probes(wrong, spec, 1234, monkeypatch), ref)[0] is not None
 
 
 class TestDecode:
@@ -124,10 +125,10 @@ class TestDecode:
     def test_differs(self):
         """Tolerances apply to numbers and tensors; types, shapes and lengths must match."""
         a = np.array([1.0, 2.0], dtype=np.float32)
-        assert pr.differs(a + 1e-7, a, 1e-6, 0) is None and pr.differs(a + 1e-3, a, 1e-6, 0)
-        assert pr.differs(np.array(0.5), 0.5, 0, 0) is None  # a 0-d tensor counts as its number
-        assert pr.differs([1, 2], [1, 2, 3], 0, 0) and pr.differs(True, 1, 0, 0) and pr.differs("1", 1, 0, 0)
-        assert pr.differs(a.reshape(2, 1), a, 1, 1) and pr.differs(pr.Raised("E: x"), 1.0, 1, 1) == "raised E: x"
+        assert compare.differs(a + 1e-7, a, 1e-6, 0) is None and compare.differs(a + 1e-3, a, 1e-6, 0)
+        assert compare.differs(np.array(0.5), 0.5, 0, 0) is None  # a 0-d tensor counts as its number
+        assert compare.differs([1, 2], [1, 2, 3], 0, 0) and compare.differs(True, 1, 0, 0) and compare.differs("1", 1, 0, 0)
+        assert compare.differs(a.reshape(2, 1), a, 1, 1) and compare.differs(pr.Raised("E: x"), 1.0, 1, 1) == "raised E: x"
 
 
 class TestMessageCap:

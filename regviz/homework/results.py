@@ -13,7 +13,7 @@ import nbformat
 
 from .chapter_probes import PROBES
 from .notebook import find_exercises
-from .probes import judge_exercise
+from .compare import judge_exercise
 from .submissions import csv_safe
 from .tamper import ROLE, Plan
 
