@@ -1,5 +1,5 @@
-"""Comparing probe values in the grader's own process: a student's decoded values against the reference kernel's,
-with each probe's tolerance, or against an exercise's property where there is no single right value (the values: probes.py).
+"""Comparing probe values in the grader's own process: a student's decoded values (probes.py) against the
+reference kernel's, with each probe's tolerance, or against an exercise's property where no single value is right.
 """
 from __future__ import annotations
 
