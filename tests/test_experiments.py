@@ -113,19 +113,19 @@ class TestDropoutFashionSweep:
     """Chapter 03: the p x seed sweep on FashionMNIST, its JSON round trip, and fixed sub-networks."""
 
     def test_shape_and_recorded_settings(self, dropout_tiny):
-        assert dropout_tiny["ps"] == [0.0, 0.5] and dropout_tiny["seeds"] == [0, 1]
-        for p, hs in dropout_tiny["mlp"].items():
+        assert dropout_tiny.ps == [0.0, 0.5] and dropout_tiny.seeds == [0, 1]
+        for p, hs in dropout_tiny.mlp.items():
             assert len(hs) == 2 and all(h.config["p"] == p and h.num_epochs == 2 for h in hs)
             assert [h.config["seed"] for h in hs] == [0, 1]
-        assert [h.config["depth"] for h in dropout_tiny["logistic"]] == [0, 0]
+        assert [h.config["depth"] for h in dropout_tiny.logistic] == [0, 0]
 
     def test_round_trip(self, dropout_tiny, tmp_path):
         from regviz.experiments import dropout
         dropout.save_sweep(dropout_tiny, tmp_path / "g.json", command="cmd")
         back = dropout.load_sweep(tmp_path / "g.json")
-        assert back["command"] == "cmd" and back["config"] == dropout_tiny["config"]
-        assert back["mlp"][0.5][1].val_loss == dropout_tiny["mlp"][0.5][1].val_loss
-        assert dropout.best_scores(back["logistic"]) == dropout.best_scores(dropout_tiny["logistic"])
+        assert back.command == "cmd" and back.config == dropout_tiny.config
+        assert back.mlp[0.5][1].val_loss == dropout_tiny.mlp[0.5][1].val_loss
+        assert dropout.best_scores(back.logistic) == dropout.best_scores(dropout_tiny.logistic)
 
     def test_best_scores(self):
         from regviz.experiments.dropout import best_scores
@@ -159,10 +159,10 @@ class TestDropoutMoreData:
         if not dropout.STORED_MORE_DATA.exists():
             pytest.skip("no stored 5,000-image dropout grid")
         d = dropout.load_sweep(dropout.STORED_MORE_DATA)
-        assert d["config"]["n_train"] == dropout.MORE_DATA["n_train"] and sorted(d["mlp"]) == [0.0, 0.5]
-        assert all(len(hs) == len(d["seeds"]) >= 3 for hs in d["mlp"].values())
-        assert all(h.num_epochs == dropout.MORE_DATA["epochs"] for h in d["mlp"][0.5])
-        assert "--setting more_data" in d["command"]
+        assert d.config["n_train"] == dropout.MORE_DATA["n_train"] and sorted(d.mlp) == [0.0, 0.5]
+        assert all(len(hs) == len(d.seeds) >= 3 for hs in d.mlp.values())
+        assert all(h.num_epochs == dropout.MORE_DATA["epochs"] for h in d.mlp[0.5])
+        assert "--setting more_data" in d.command
 
     def test_cli_rejects_bad_ps(self, capsys):
         from regviz.experiments.dropout import main
@@ -186,23 +186,28 @@ class TestFashionReference:
         with pytest.raises(ValueError):
             reference_model("resnet")
 
-    def test_tiny_run_records_what_it_did(self):
-        from regviz.experiments.overfitting import REFERENCE, fashion_reference
+    def test_tiny_run_records_what_it_did(self, tmp_path):
+        from regviz.experiments.overfitting import REFERENCE, fashion_reference, load_reference, save_reference
         out = fashion_reference(n_train=1024, n_val=256, epochs=3, models=("logreg", "mlp"), device="cpu")
-        assert out["config"]["n_train"] == 1024 and out["config"]["n_val"] == 256
-        assert set(out["runs"]) == {"logreg", "mlp"}
-        for name, r in out["runs"].items():
-            assert r["reference"] == REFERENCE[name] and r["test_acc"] == r["history"]["val_acc"][-1]
-            assert len(r["history"]["val_acc"]) == 3
-        assert out["runs"]["mlp"]["test_acc"] > 0.5  # learned something in 24 steps (chance is 0.1)
+        assert out.config["n_train"] == 1024 and out.config["n_val"] == 256
+        assert set(out.runs) == {"logreg", "mlp"}
+        for name, r in out.runs.items():
+            assert r.reference == REFERENCE[name] and r.test_acc == r.history.val_acc[-1]
+            assert len(r.history.val_acc) == 3
+        assert out.runs["mlp"].test_acc > 0.5  # learned something in 24 steps (chance is 0.1)
+        save_reference(out, tmp_path / "ref.json")
+        back = load_reference(tmp_path / "ref.json")
+        assert back.config == out.config and list(back.runs) == list(out.runs)
+        assert all(back.runs[n].history.val_loss == r.history.val_loss and back.runs[n].wall_s == r.wall_s
+                   for n, r in out.runs.items())
 
     def test_stored_file_is_the_full_split_near_the_references(self):
         from regviz.experiments.overfitting import load_reference
         stored = load_reference(self.REF)
-        assert stored["config"]["n_train"] == 60000 and stored["config"]["n_val"] == 10000
-        assert "--reference" in stored["config"]["command"]
-        for r in stored["runs"].values():
-            assert abs(r["test_acc"] - r["reference"]) <= 0.02 and r["history"].val_acc[-1] == r["test_acc"]
+        assert stored.config["n_train"] == 60000 and stored.config["n_val"] == 10000
+        assert "--reference" in stored.config["command"]
+        for r in stored.runs.values():
+            assert abs(r.test_acc - r.reference) <= 0.02 and r.history.val_acc[-1] == r.test_acc
 
 
 class TestFashionLambdaSweep:
@@ -212,13 +217,13 @@ class TestFashionLambdaSweep:
         from regviz.experiments.weight_decay import fashion_lambda_sweep, per_seed
         out = fashion_lambda_sweep([0.0, 30.0], seeds=[0, 1], n_train=128, n_val=64, width=16, depth=1, epochs=3,
                                    lr=1e-2, device="cpu")
-        assert out["lambdas"] == [0.0, 30.0] and out["seeds"] == [0, 1]
-        for lam, hs in zip(out["lambdas"], out["histories"]):
+        assert out.lambdas == [0.0, 30.0] and out.seeds == [0, 1]
+        for lam, hs in zip(out.lambdas, out.histories):
             assert [h.config["seed"] for h in hs] == [0, 1]
             assert all(h.config["weight_decay"] == lam and h.config["optimizer"] == "adamw" for h in hs)
         final = per_seed(out, "train_loss")
         assert min(final[1]) > max(final[0])  # lr * lambda = 0.3 per step: the decayed nets cannot fit
-        assert per_seed(out, "val_acc", at="best")[0] == [h.val_acc[h.best_epoch - 1] for h in out["histories"][0]]
+        assert per_seed(out, "val_acc", at="best")[0] == [h.val_acc[h.best_epoch - 1] for h in out.histories[0]]
         with pytest.raises(ValueError):
             per_seed(out, at="middle")
 

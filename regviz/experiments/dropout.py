@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -40,12 +41,26 @@ STORED = Path(__file__).resolve().parents[2] / "notebooks" / "results" / "dropou
 STORED_MORE_DATA = STORED.with_name("dropout_fashion_5000.json")
 
 
+@dataclass
+class DropoutSweep:
+    """``fashion_sweep``'s result: per p, one History per seed (``mlp[p][j]``: seed ``seeds[j]``), and the logistic
+    baseline per seed; ``seconds`` of wall time, and (stored runs) the ``command`` that made it."""
+
+    ps: list[float]
+    seeds: list[int]
+    config: dict
+    seconds: float
+    mlp: dict[float, list[History]]
+    logistic: list[History]
+    command: str = ""
+
+
 # ---------------------------------------------------------------- the headline: FashionMNIST, p x seeds
 
 def fashion_sweep(*, ps: Sequence[float] = FASHION_PS, seeds: Sequence[int] = (0, 1, 2), n_train: int = 1000,
                   n_val: int = 2000, width: int = 512, depth: int = 2, epochs: int = 50, lr: float = 1e-3,
                   batch_size: int = 64, device=None, n_eval_train: int | None = 500,
-                  progress: bool = False) -> dict:
+                  progress: bool = False) -> DropoutSweep:
     """Every p for every seed on FashionMNIST, plus a logistic-regression baseline (``MLP(depth=0)``) per seed.
 
     Per seed: one ``load_dataset`` (the seed picks the ``n_train`` training images; validation is the first
@@ -53,7 +68,7 @@ def fashion_sweep(*, ps: Sequence[float] = FASHION_PS, seeds: Sequence[int] = (0
     share that seed's images and batch order, so each seed is a paired comparison), one logistic ``fit``.
 
     Returns:
-        ``{"ps", "seeds", "config", "seconds", "mlp": {p: [History per seed]}, "logistic": [History per seed]}``.
+        a ``DropoutSweep``.
     """
     for p in ps:
         check_probability("p", p)
@@ -74,8 +89,7 @@ def fashion_sweep(*, ps: Sequence[float] = FASHION_PS, seeds: Sequence[int] = (0
         with seeded(s, dev):
             lin = MLP(data.in_features, data.num_classes, depth=0)
         logistic.append(fit(lin, data, seed=s, **kw))
-    return {"ps": [float(p) for p in ps], "seeds": list(seeds), "config": config,
-            "seconds": time.perf_counter() - start, "mlp": mlp, "logistic": logistic}
+    return DropoutSweep([float(p) for p in ps], list(seeds), config, time.perf_counter() - start, mlp, logistic)
 
 
 def best_scores(hists: Sequence[History]) -> dict[str, list[float]]:
@@ -89,22 +103,21 @@ def best_scores(hists: Sequence[History]) -> dict[str, list[float]]:
             "final gap": [h.loss_gap[-1] for h in hists]}
 
 
-def save_sweep(result: dict, path: str | Path, *, command: str = "") -> None:
+def save_sweep(result: DropoutSweep, path: str | Path, *, command: str = "") -> None:
     """Write a ``fashion_sweep`` result as JSON (Histories via ``to_dict``), with its wall time and command."""
-    out = {k: result[k] for k in ("ps", "seeds", "config", "seconds")}
-    out["command"] = command
-    out["mlp"] = {str(p): [h.to_dict() for h in hs] for p, hs in result["mlp"].items()}
-    out["logistic"] = [h.to_dict() for h in result["logistic"]]
+    out = dict(ps=result.ps, seeds=result.seeds, config=result.config, seconds=result.seconds, command=command,
+               mlp={str(p): [h.to_dict() for h in hs] for p, hs in result.mlp.items()},
+               logistic=[h.to_dict() for h in result.logistic])
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(out))
 
 
-def load_sweep(path: str | Path = STORED) -> dict:
-    """Read what ``save_sweep`` wrote: the same shape as ``fashion_sweep``'s result, plus ``command``."""
+def load_sweep(path: str | Path = STORED) -> DropoutSweep:
+    """Read what ``save_sweep`` wrote, Histories restored, with the command that made it."""
     d = json.loads(Path(path).read_text())
-    d["mlp"] = {float(p): [History.from_dict(h) for h in hs] for p, hs in d["mlp"].items()}
-    d["logistic"] = [History.from_dict(h) for h in d["logistic"]]
-    return d
+    return DropoutSweep(d["ps"], d["seeds"], d["config"], d["seconds"],
+                        {float(p): [History.from_dict(h) for h in hs] for p, hs in d["mlp"].items()},
+                        [History.from_dict(h) for h in d["logistic"]], d.get("command", ""))
 
 
 # ---------------------------------------------------------------- the ensemble view: fixed sub-networks
@@ -160,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> None:
            f"--setting {args.setting}" + (f" --ps {args.ps}" if args.ps else "")
            + f" --seeds {args.seeds} --device {args.device} --threads {args.threads}")
     save_sweep(result, args.out, command=cmd)
-    print(f"{result['seconds']:.0f} s -> {args.out}")
+    print(f"{result.seconds:.0f} s -> {args.out}")
 
 
 if __name__ == "__main__":

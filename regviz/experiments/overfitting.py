@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -78,9 +79,27 @@ def reference_model(name: str, input_shape=(1, 28, 28), num_classes: int = 10) -
     return CNN(tuple(input_shape), num_classes, channels=32, hidden=128)
 
 
+@dataclass
+class ReferenceRun:
+    """One FashionMNIST reference model: its final test accuracy, the published figure, seconds, its History."""
+
+    test_acc: float
+    reference: float
+    wall_s: float
+    history: History
+
+
+@dataclass
+class FashionReference:
+    """``fashion_reference``'s result: the shared settings (``config``) and one run per model name."""
+
+    config: dict
+    runs: dict[str, ReferenceRun] = field(default_factory=dict)
+
+
 def fashion_reference(*, n_train: int | None = None, n_val: int | None = None, epochs: int | None = None,
                       models=tuple(REFERENCE), seed: int = 0, device=None, n_eval_train: int = 2000,
-                      progress: bool = False) -> dict:
+                      progress: bool = False) -> FashionReference:
     """Train the benchmark's three reference models on FashionMNIST (default: the full 60,000 / 10,000 split).
 
     Args:
@@ -91,14 +110,13 @@ def fashion_reference(*, n_train: int | None = None, n_val: int | None = None, e
             evaluated in full).
 
     Returns:
-        ``{"config": {...}, "runs": {name: {"test_acc", "reference", "wall_s", "history"}}}``; ``test_acc`` is the
-        last epoch's accuracy on the test images (no epoch is picked by test accuracy).
+        a ``FashionReference``: its ``config`` and one ``ReferenceRun`` per model; ``test_acc`` is the last epoch's
+        accuracy on the test images (no epoch is picked by test accuracy).
     """
     data = load_dataset("fashion_mnist", n_train=n_train, n_val=n_val, seed=seed, device=device)
-    out = {"config": dict(dataset="fashion_mnist", n_train=len(data.y_train), n_val=len(data.y_val), seed=seed,
-                          batch_size=128, optimizer="adamw", weight_decay=0.0, n_eval_train=n_eval_train,
-                          threads=torch.get_num_threads(), torch=torch.__version__, command=REFERENCE_COMMAND),
-           "runs": {}}
+    out = FashionReference(dict(dataset="fashion_mnist", n_train=len(data.y_train), n_val=len(data.y_val), seed=seed,
+                                batch_size=128, optimizer="adamw", weight_decay=0.0, n_eval_train=n_eval_train,
+                                threads=torch.get_num_threads(), torch=torch.__version__, command=REFERENCE_COMMAND))
     for name in models:
         recipe = dict(REFERENCE_RECIPE[name], **({} if epochs is None else {"epochs": epochs}))
         with seeded(seed, device):
@@ -106,21 +124,25 @@ def fashion_reference(*, n_train: int | None = None, n_val: int | None = None, e
         t = time.perf_counter()
         h = fit(model, data, batch_size=128, seed=seed, device=device, progress=False,
                 n_eval_train=min(n_eval_train, len(data.y_train)), **recipe)
-        run = dict(test_acc=h.val_acc[-1], reference=REFERENCE[name], wall_s=round(time.perf_counter() - t, 1),
-                   history=h.to_dict())
-        out["runs"][name] = run
+        run = out.runs[name] = ReferenceRun(h.val_acc[-1], REFERENCE[name], round(time.perf_counter() - t, 1), h)
         if progress:
-            print(f"{name:6s} test acc {run['test_acc']:.4f} (published {REFERENCE[name]:.3f}), "
-                  f"{run['wall_s']} s", flush=True)
+            print(f"{name:6s} test acc {run.test_acc:.4f} (published {REFERENCE[name]:.3f}), {run.wall_s} s",
+                  flush=True)
     return out
 
 
-def load_reference(path: str | Path) -> dict:
-    """A stored ``fashion_reference`` result, with each run's ``history`` turned back into a ``History``."""
+def save_reference(result: FashionReference, path: str | Path) -> None:
+    """Write a ``fashion_reference`` result as JSON (Histories as dicts)."""
+    runs = {name: dict(asdict(r), history=r.history.to_dict()) for name, r in result.runs.items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps({"config": result.config, "runs": runs}, indent=1))
+
+
+def load_reference(path: str | Path) -> FashionReference:
+    """What ``save_reference`` wrote, Histories restored."""
     stored = json.loads(Path(path).read_text())
-    for run in stored["runs"].values():
-        run["history"] = History.from_dict(run["history"])
-    return stored
+    return FashionReference(stored["config"], {name: ReferenceRun(**dict(r, history=History.from_dict(r["history"])))
+                                               for name, r in stored["runs"].items()})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,10 +157,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(min(torch.get_num_threads(), 2))
     t = time.perf_counter()
     result = fashion_reference(seed=args.seed, device=args.device, progress=True)
-    result["config"]["wall_s"] = round(time.perf_counter() - t, 1)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=1))
-    print(f"wrote {args.out} ({result['config']['wall_s']} s)")
+    result.config["wall_s"] = round(time.perf_counter() - t, 1)
+    save_reference(result, args.out)
+    print(f"wrote {args.out} ({result.config['wall_s']} s)")
 
 
 if __name__ == "__main__":

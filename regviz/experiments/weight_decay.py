@@ -84,9 +84,19 @@ FASHION_COMMAND = ("python -m regviz.experiments.weight_decay --fashion-sweep "
                    "--out notebooks/results/fashion_lambda_sweep.json")
 
 
+@dataclass
+class LambdaSweep:
+    """``fashion_lambda_sweep``'s result: ``histories[i][j]`` is lambda ``lambdas[i]`` with seed ``seeds[j]``."""
+
+    lambdas: list[float]
+    seeds: list[int]
+    histories: list[list[History]]
+    config: dict
+
+
 def fashion_lambda_sweep(lambdas=FASHION_LAMBDAS, *, seeds=(0, 1, 2), n_train: int = 1000, n_val: int = 2000,
                          label_noise: float = 0.2, width: int = 256, depth: int = 2, epochs: int = 60,
-                         lr: float = 1e-3, batch_size: int = 64, device=None, data_seed: int = 0) -> dict:
+                         lr: float = 1e-3, batch_size: int = 64, device=None, data_seed: int = 0) -> LambdaSweep:
     """An MLP on a FashionMNIST subset under AdamW's decoupled weight decay, for each lambda and seed.
 
     Each lambda trains ``len(seeds)`` MLPs as one stacked model (``sweep(knob="seed")``); every seed sees the same
@@ -94,7 +104,7 @@ def fashion_lambda_sweep(lambdas=FASHION_LAMBDAS, *, seeds=(0, 1, 2), n_train: i
     same first ``n_val`` test images (clean labels).
 
     Returns:
-        ``{"lambdas": [...], "seeds": [...], "histories": [[History per seed] per lambda], "config": {...}}``.
+        a ``LambdaSweep`` (``histories[i][j]``: lambda i, seed j).
     """
     lambdas = [float(v) for v in lambdas]
     for v in lambdas:
@@ -104,31 +114,31 @@ def fashion_lambda_sweep(lambdas=FASHION_LAMBDAS, *, seeds=(0, 1, 2), n_train: i
     make = lambda: MLP(data.in_features, data.num_classes, width=width, depth=depth)  # noqa: E731
     hists = [sweep(make, data, knob="seed", values=list(seeds), optimizer="adamw", weight_decay=lam, epochs=epochs,
                    lr=lr, batch_size=batch_size, device=device, progress=False) for lam in lambdas]
-    return {"lambdas": lambdas, "seeds": list(seeds), "histories": hists,
-            "config": dict(n_train=n_train, n_val=n_val, label_noise=label_noise, width=width, depth=depth, epochs=epochs, lr=lr,
-                           batch_size=batch_size, optimizer="adamw", data_seed=data_seed)}
+    return LambdaSweep(lambdas, list(seeds), [list(hs) for hs in hists],
+                       dict(n_train=n_train, n_val=n_val, label_noise=label_noise, width=width, depth=depth,
+                            epochs=epochs, lr=lr, batch_size=batch_size, optimizer="adamw", data_seed=data_seed))
 
 
-def per_seed(result: dict, metric: str = "val_acc", at: str = "final") -> list[list[float]]:
+def per_seed(result: LambdaSweep, metric: str = "val_acc", at: str = "final") -> list[list[float]]:
     """One list per lambda of ``metric`` per seed, at the ``"final"`` epoch or the ``"best"`` (lowest val loss)."""
     check_choice("at", at, ("final", "best"))
     return [[getattr(h, metric)[(h.best_epoch - 1) if at == "best" else -1] for h in hs]
-            for hs in result["histories"]]
+            for hs in result.histories]
 
 
-def save_fashion_sweep(result: dict, path: str | Path, **extra) -> None:
+def save_fashion_sweep(result: LambdaSweep, path: str | Path, **extra) -> None:
     """Write ``fashion_lambda_sweep``'s result as JSON (Histories as dicts; ``extra`` goes into ``config``)."""
-    out = dict(result, config={**result["config"], **extra},
-               histories=[[h.to_dict() for h in hs] for hs in result["histories"]])
+    out = dict(lambdas=result.lambdas, seeds=result.seeds, config={**result.config, **extra},
+               histories=[[h.to_dict() for h in hs] for hs in result.histories])
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(out, indent=1))
 
 
-def load_fashion_sweep(path: str | Path) -> dict:
+def load_fashion_sweep(path: str | Path) -> LambdaSweep:
     """A stored ``fashion_lambda_sweep`` result, Histories restored."""
     d = json.loads(Path(path).read_text())
-    d["histories"] = [[History.from_dict(h) for h in hs] for hs in d["histories"]]
-    return d
+    return LambdaSweep(d["lambdas"], d["seeds"], [[History.from_dict(h) for h in hs] for hs in d["histories"]],
+                       d["config"])
 
 
 def main(argv: list[str] | None = None) -> None:

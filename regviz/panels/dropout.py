@@ -17,8 +17,8 @@ def panel(*, fast: bool = False, device=None, seed: int = 0, stored: str | Path 
     """
     if stored is not None and Path(stored).exists():
         res, seed_index = load_sweep(stored), 0
-        cfg = res["config"]
-        title = (f"Dropout on FashionMNIST ({cfg['n_train']:,} images, stored run, seed {res['seeds'][0]}): "
+        cfg = res.config
+        title = (f"Dropout on FashionMNIST ({cfg['n_train']:,} images, stored run, seed {res.seeds[0]}): "
                  f"MLP {cfg['depth']}x{cfg['width']}, AdamW lr {cfg['lr']:g}, batch {cfg['batch_size']}")
     else:
         cfg = dict(FASHION_FAST, epochs=8 if fast else FASHION_FAST["epochs"])
@@ -31,7 +31,7 @@ def panel(*, fast: bool = False, device=None, seed: int = 0, stored: str | Path 
 
     def precompute():
         runs = res if res is not None else fashion_sweep(ps=FASHION_PS, seeds=[seed], device=device, **cfg)
-        grid.update({p: hs[seed_index] for p, hs in runs["mlp"].items()})
+        grid.update({p: hs[seed_index] for p, hs in runs.mlp.items()})
         for p, h in grid.items():
             yield {"p": p}, h
 
