@@ -129,15 +129,15 @@ class TestCalibrationOverSeeds:
         from regviz.experiments.label_smoothing import calibration_over_seeds, calibration_table
         out = calibration_over_seeds("mnist1d", label_smoothing=(0.0, 0.3), seeds=(0, 1), n_train=200, n_val=None,
                                      epochs=3, width=16, lr=3e-3, device="cpu")
-        assert out["runs"][0.0]["logits"].shape == (2, len(out["y"]), 10)
-        for r in out["runs"].values():
-            for h, s in zip(r["hists"], r["scores"]):
+        assert out.runs[0.0].logits.shape == (2, len(out.y), 10)
+        for r in out.runs.values():
+            for h, s in zip(r.histories, r.scores):
                 assert s["acc"] == pytest.approx(h.val_acc[-1], abs=1e-6)
                 assert s["nll"] == pytest.approx(h.val_loss[-1], rel=1e-4)
                 assert 0 <= s["ece"] <= 1 and s["T"] > 0
-        assert out["runs"][0.0]["hists"][0].config["label_smoothing"] == 0.0
-        assert out["runs"][0.3]["hists"][1].config["label_smoothing"] == 0.3
+        assert out.runs[0.0].histories[0].config["label_smoothing"] == 0.0
+        assert out.runs[0.3].histories[1].config["label_smoothing"] == 0.3
         # eps=0.3 lowers the mean confidence of every seed
-        assert all(a["conf"] > b["conf"] for a, b in zip(out["runs"][0.0]["scores"], out["runs"][0.3]["scores"]))
+        assert all(a["conf"] > b["conf"] for a, b in zip(out.runs[0.0].scores, out.runs[0.3].scores))
         text = calibration_table(out)
         assert "vs eps=0" in text and ("beyond 2 SE" in text or "within noise" in text)

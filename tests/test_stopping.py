@@ -106,9 +106,9 @@ class TestRestoredVsLast:
                    early_stopping=EarlyStopping(patience=3))
         r = restored_vs_last(full, patience=3)
         _, acc = regviz.evaluate(model, noisy_data.X_val, noisy_data.y_val)
-        assert r["best"] < r["stop"] <= 40
-        assert acc == pytest.approx(r["best_acc"], abs=1e-9)
-        assert r["last_acc"] == full.val_acc[-1] and r["best_loss"] == min(full.val_loss[:r["stop"]])
+        assert r.best < r.stop <= 40
+        assert acc == pytest.approx(r.best_acc, abs=1e-9)
+        assert r.last_acc == full.val_acc[-1] and r.best_loss == min(full.val_loss[:r.stop])
 
 
 class TestNoisyFashionRuns:
@@ -117,12 +117,12 @@ class TestNoisyFashionRuns:
     def test_tiny(self):
         """Seeds differ, each entry replays its own curve, and label noise reaches the training labels."""
         out = noisy_fashion_runs(seeds=(0, 1), n_train=120, n_val=100, epochs=4, width=16, patience=2, device="cpu")
-        h0, h1 = out["hists"]
+        h0, h1 = out.histories
         assert h0.config["seed"] == 0 and h1.config["seed"] == 1 and h0.val_loss != h1.val_loss
         assert h0.config["label_noise"] == 0.4
-        for h, r in zip(out["hists"], out["stops"]):
-            assert (r["stop"], r["best"]) == replay_early_stopping(h.val_loss, 2)
-            assert r["best_acc"] == h.val_acc[r["best"] - 1]
+        for h, r in zip(out.histories, out.stops):
+            assert (r.stop, r.best) == replay_early_stopping(h.val_loss, 2)
+            assert r.best_acc == h.val_acc[r.best - 1]
 
 
 class TestSeedRuns:

@@ -80,25 +80,41 @@ def replayed_run(*, label_noise: float = 0.2, fast: bool = False, device=None, s
     return StoppingRun(hist, replay_grid(hist))
 
 
-def restored_vs_last(hist: History, patience: int = 5, min_delta: float = 0.0) -> dict:
+@dataclass(frozen=True)
+class Restored:
+    """What early stopping keeps on one run vs its last epoch (epochs 1-based): it stops after epoch ``stop`` and
+    restores the weights of epoch ``best``, with their validation accuracy and loss; and those of the last epoch."""
+
+    stop: int
+    best: int
+    best_acc: float
+    best_loss: float
+    last_acc: float
+    last_loss: float
+
+
+def restored_vs_last(hist: History, patience: int = 5, min_delta: float = 0.0) -> Restored:
     """What ``EarlyStopping(patience, min_delta, restore_best=True)`` would have kept on one stored run, vs its last epoch.
 
     Replays the stored validation loss (``replay_early_stopping``), so for a deterministic run this is exactly
     the model that ``fit(..., early_stopping=...)`` restores; it also works for the members of a stacked
     ``sweep``, whose ``fit`` does not take ``early_stopping``.
-
-    Returns:
-        ``{"stop": stop_epoch, "best": restored epoch, "best_acc", "best_loss": validation accuracy / loss of the
-        restored weights, "last_acc", "last_loss": those of the last epoch}`` (epochs 1-based).
     """
     stop, best = replay_early_stopping(hist.val_loss, patience, min_delta)
-    return {"stop": stop, "best": best, "best_acc": hist.val_acc[best - 1], "best_loss": hist.val_loss[best - 1],
-            "last_acc": hist.val_acc[-1], "last_loss": hist.val_loss[-1]}
+    return Restored(stop, best, hist.val_acc[best - 1], hist.val_loss[best - 1], hist.val_acc[-1], hist.val_loss[-1])
+
+
+@dataclass(frozen=True)
+class NoisyRuns:
+    """``noisy_fashion_runs``'s result: one History per seed, and what early stopping keeps on each."""
+
+    histories: list[History]
+    stops: list[Restored]
 
 
 def noisy_fashion_runs(*, seeds: Sequence[int] = (0, 1, 2), n_train: int = 2000, n_val: int = 2000,
                        label_noise: float = 0.4, epochs: int = 60, width: int = 512, p: float = 0.0,
-                       lr: float = 1e-3, patience: int = 5, data_seed: int = 0, device=None, **fit_kwargs) -> dict:
+                       lr: float = 1e-3, patience: int = 5, data_seed: int = 0, device=None, **fit_kwargs) -> NoisyRuns:
     """FashionMNIST with flipped training labels, one MLP (784-width-width-10, AdamW) per seed, trained long enough
     to memorise the noise (Arpit et al., ICML 2017; Zhang et al., ICLR 2017): the chapter's early-stopping headline.
 
@@ -111,7 +127,7 @@ def noisy_fashion_runs(*, seeds: Sequence[int] = (0, 1, 2), n_train: int = 2000,
             batch 100, ``n_eval_train=500``).
 
     Returns:
-        ``{"hists": [History per seed], "stops": [restored_vs_last(h, patience) per seed]}``.
+        a ``NoisyRuns``: per seed, its History and ``restored_vs_last(h, patience)``.
     """
     check_number("label_noise", label_noise, high=1.0, high_inclusive=False)
     data = load_dataset("fashion_mnist", n_train=n_train, n_val=n_val, label_noise=label_noise, seed=data_seed,
@@ -120,7 +136,7 @@ def noisy_fashion_runs(*, seeds: Sequence[int] = (0, 1, 2), n_train: int = 2000,
     fit_kwargs.setdefault("n_eval_train", min(500, n_train))
     hists = sweep(lambda: MLP(data.in_features, data.num_classes, width=width, depth=2, p=p), data, knob="seed",
                   values=list(seeds), epochs=epochs, lr=lr, device=device, progress=False, **fit_kwargs)
-    return {"hists": hists, "stops": [restored_vs_last(h, patience) for h in hists]}
+    return NoisyRuns(list(hists), [restored_vs_last(h, patience) for h in hists])
 
 
 def seed_runs(make_model: Callable[[], object], data, settings: dict[str, dict], *, seeds: Sequence[int] = (0, 1, 2),

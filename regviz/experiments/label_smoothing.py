@@ -61,10 +61,28 @@ def train_setting(*, label_smoothing: float, label_noise: float, epochs: int = 3
     return SmoothingRun(hist, logits, y, temps)
 
 
+@dataclass(frozen=True)
+class SeedScores:
+    """One smoothing strength over seeds: a History per seed, the final validation logits (K, N_val, C) on the CPU,
+    and one dict of scores per seed (see ``calibration_over_seeds``)."""
+
+    histories: list[History]
+    logits: torch.Tensor
+    scores: list[dict[str, float]]
+
+
+@dataclass(frozen=True)
+class CalibrationRuns:
+    """``calibration_over_seeds``'s result: the validation labels ``y`` (N_val,) and a ``SeedScores`` per eps."""
+
+    y: torch.Tensor
+    runs: dict[float, SeedScores]
+
+
 def calibration_over_seeds(name: str = "fashion_mnist", *, label_smoothing=(0.0, 0.1), seeds=(0, 1, 2),
                            n_train: int = 4000, n_val: int | None = 2000, label_noise: float = 0.0, epochs: int = 30,
                            width: int = 512, lr: float = 1e-3, batch_size: int = 100, data_seed: int = 0,
-                           device=None) -> dict:
+                           device=None) -> CalibrationRuns:
     """Label smoothing's effect on calibration over seeds (Müller, Kornblith & Hinton 2019): for each strength in
     ``label_smoothing``, one
     MLP (in-width-width-10, AdamW) per seed, trained as one stacked model, then scored on the validation set.
@@ -76,10 +94,9 @@ def calibration_over_seeds(name: str = "fashion_mnist", *, label_smoothing=(0.0,
         label_smoothing: the smoothing strengths (eps) to compare.
 
     Returns:
-        ``{"y": (N_val,) labels, "runs": {eps: {"hists": [History per seed], "logits": (K, N_val, C) final
-        validation logits (CPU), "scores": [dict per seed]}}}``; each score dict holds ``acc``, ``nll``
-        (plain, unsmoothed), ``ece`` (15 bins), ``conf`` (mean top-1 confidence) on the whole validation set,
-        and ``T``, ``ece_before``/``ece_after``, ``nll_before``/``nll_after`` from ``temperature_held_out``
+        a ``CalibrationRuns``: the validation labels and, per eps, a ``SeedScores``; each score dict holds ``acc``,
+        ``nll`` (plain, unsmoothed), ``ece`` (15 bins), ``conf`` (mean top-1 confidence) on the whole validation
+        set, and ``T``, ``ece_before``/``ece_after``, ``nll_before``/``nll_after`` from ``temperature_held_out``
         (T fitted on the first half of validation, judged on the second).
     """
     data = load_dataset(name, n_train=n_train, n_val=n_val, label_noise=label_noise, seed=data_seed, device=device)
@@ -106,8 +123,8 @@ def calibration_over_seeds(name: str = "fashion_mnist", *, label_smoothing=(0.0,
                            "ece_after": expected_calibration_error(cal["after"], cal["y"], 15),
                            "nll_before": negative_log_likelihood(cal["before"], cal["y"]),
                            "nll_after": negative_log_likelihood(cal["after"], cal["y"])})
-        runs[eps] = {"hists": hists, "logits": logits, "scores": scores}
-    return {"y": y, "runs": runs}
+        runs[eps] = SeedScores(list(hists), logits, scores)
+    return CalibrationRuns(y, runs)
 
 
 @torch.no_grad()
@@ -120,14 +137,14 @@ def _stacked_logits(stacked, X: torch.Tensor, batch_size: int = 4096) -> torch.T
 SCORES = {"acc": "val accuracy", "nll": "val NLL", "ece": "val ECE (15 bins)", "conf": "mean confidence"}
 
 
-def calibration_table(result: dict, *, keys=("acc", "nll", "ece", "conf"), baseline: float = 0.0) -> str:
+def calibration_table(result: CalibrationRuns, *, keys=("acc", "nll", "ece", "conf"), baseline: float = 0.0) -> str:
     """``calibration_over_seeds``'s scores as text: per metric, each eps's mean ± sd over seeds and, for eps other
     than ``baseline``, the difference from it with its 2-SE verdict (``regviz.stats.difference``)."""
-    runs, lines = result["runs"], []
+    runs, lines = result.runs, []
     for key in keys:
-        ref = [s[key] for s in runs[baseline]["scores"]]
+        ref = [s[key] for s in runs[baseline].scores]
         for eps, r in runs.items():
-            vals = [s[key] for s in r["scores"]]
+            vals = [s[key] for s in r.scores]
             diff = "" if eps == baseline else f"   vs eps={baseline:g}: {difference(vals, ref)}"
             lines.append(f"{SCORES.get(key, key):18s} eps={eps:<4g} {summarize(vals)}{diff}")
     return "\n".join(lines)
