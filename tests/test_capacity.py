@@ -37,11 +37,11 @@ class TestRandomFeaturesSweep:
     def test_interpolates_at_and_past_n_train(self):
         """Width >= n_train fits the training targets exactly; a narrow model cannot."""
         out = random_features_sweep(_data(), [4, N_TRAIN, 4 * N_TRAIN])
-        assert out["train_mse"][0] > 0.1 and out["train_err"][0] > 0
-        assert out["train_mse"][1] < 1e-12 and out["train_err"][1] == 0.0
-        assert out["train_mse"][2] < 1e-12 and out["train_err"][2] == 0.0
+        assert out.train_mse[0] > 0.1 and out.train_err[0] > 0
+        assert out.train_mse[1] < 1e-12 and out.train_err[1] == 0.0
+        assert out.train_mse[2] < 1e-12 and out.train_err[2] == 0.0
         # the minimum-norm fit's weights peak at the interpolation threshold (the double-descent spike)
-        assert out["weight_norm"][1] > 3 * max(out["weight_norm"][0], out["weight_norm"][2])
+        assert out.weight_norm[1] > 3 * max(out.weight_norm[0], out.weight_norm[2])
 
     def test_matches_reference(self):
         """Same numbers as the documented model computed here with torch.linalg.pinv."""
@@ -57,16 +57,16 @@ class TestRandomFeaturesSweep:
         Ytr = F.one_hot(data.y_train, 3).double()
         beta = torch.linalg.pinv(Ptr) @ Ytr
         val_mse = ((Pva @ beta - F.one_hot(data.y_val, 3).double()) ** 2).sum(1).mean()
-        assert out["train_mse"][0] == pytest.approx(float(((Ptr @ beta - Ytr) ** 2).sum(1).mean()), rel=1e-6)
-        assert out["val_mse"][0] == pytest.approx(float(val_mse), rel=1e-6)
-        assert out["val_err"][0] == pytest.approx(float(((Pva @ beta).argmax(1) != data.y_val).double().mean()))
-        assert out["weight_norm"][0] == pytest.approx(float(beta.norm()), rel=1e-6)
+        assert out.train_mse[0] == pytest.approx(float(((Ptr @ beta - Ytr) ** 2).sum(1).mean()), rel=1e-6)
+        assert out.val_mse[0] == pytest.approx(float(val_mse), rel=1e-6)
+        assert out.val_err[0] == pytest.approx(float(((Pva @ beta).argmax(1) != data.y_val).double().mean()))
+        assert out.weight_norm[0] == pytest.approx(float(beta.norm()), rel=1e-6)
 
     def test_one_value_per_width(self):
         widths = [3, 7, 50]
         out = random_features_sweep(_data(), widths)
-        assert out["width"] == widths
-        assert all(len(v) == len(widths) for v in out.values())
+        assert out.width == widths
+        assert all(len(v) == len(widths) for v in vars(out).values())
 
     def test_seeded_and_private(self):
         """Same seed, same numbers; another seed, other features; the caller's generator is not touched."""
@@ -74,7 +74,7 @@ class TestRandomFeaturesSweep:
         before = torch.get_rng_state()
         a, b = random_features_sweep(data, [5, 9], seed=1), random_features_sweep(data, [5, 9], seed=1)
         assert torch.equal(torch.get_rng_state(), before)
-        assert a == b and a["val_mse"] != random_features_sweep(data, [5, 9], seed=2)["val_mse"]
+        assert a == b and a.val_mse != random_features_sweep(data, [5, 9], seed=2).val_mse
 
     @pytest.mark.parametrize("widths", [[], [0], [4, 2.5], "12", 5])
     def test_bad_widths(self, widths):

@@ -1,5 +1,4 @@
 """Tests for regviz.experiments: the stored LM learning-rate sweep and the code that makes it."""
-import json
 import math
 from pathlib import Path
 
@@ -23,17 +22,21 @@ class TestRunSweep:
         """Each (variant, lr) gets a run with per-epoch loss, log Z and attention-logit series; the CLI writes JSON."""
         variants = (("a", 1e-4, True), ("b", 0.0, False))
         out = lm_stability.run_sweep(lrs=(1e-3, 1e-2), variants=variants, scale="tiny", device="cpu", progress=False)
-        assert [(r["variant"], r["lr"]) for r in out["runs"]] == [("a", 1e-3), ("a", 1e-2), ("b", 1e-3), ("b", 1e-2)]
-        for r in out["runs"]:
-            assert len(r["val_loss"]) == len(r["log_z"]) == len(r["attn_logit_max"]) == 2
-        assert out["config"]["weight_decay"] == 0.0 and out["config"]["betas"] == [0.9, 0.95]
-        assert lm_stability.final_losses(out)["b"][1e-2] == out["runs"][3]["val_loss"][-1]
-        json.dumps(out)  # JSON-friendly
+        assert [(r.variant, r.lr) for r in out.runs] == [("a", 1e-3), ("a", 1e-2), ("b", 1e-3), ("b", 1e-2)]
+        for r in out.runs:
+            assert len(r.val_loss) == len(r.log_z) == len(r.attn_logit_max) == 2
+        assert out.config["weight_decay"] == 0.0 and out.config["betas"] == [0.9, 0.95]
+        assert lm_stability.final_losses(out)["b"][1e-2] == out.runs[3].val_loss[-1]
+        assert out.pick("b", 1e-2) is out.runs[3]
+        with pytest.raises(ValueError, match=r"variant='c'.*\['a', 'b'\]"):
+            out.pick("c", 1e-2)
+        lm_stability.save(out, tmp_path / "s.json")  # JSON-friendly, and read back whole
+        assert lm_stability.load(tmp_path / "s.json") == out
 
     def test_same_seed_same_numbers(self, tiny_scale):
         """The sweep is reproducible: two calls give identical losses."""
         kw = dict(lrs=(3e-3,), variants=(("a", 1e-4, True),), scale="tiny", device="cpu", progress=False)
-        assert lm_stability.run_sweep(**kw)["runs"][0]["val_loss"] == lm_stability.run_sweep(**kw)["runs"][0]["val_loss"]
+        assert lm_stability.run_sweep(**kw).runs[0].val_loss == lm_stability.run_sweep(**kw).runs[0].val_loss
 
     def test_gpu_scale_is_a_valid_configuration(self, monkeypatch):
         """The --scale gpu model and block size train (shrunk to 16 blocks and 1 epoch so it runs here)."""
@@ -41,8 +44,8 @@ class TestRunSweep:
         monkeypatch.setitem(lm_stability.SCALES, "gpu", small)
         out = lm_stability.run_sweep(lrs=(1e-3,), variants=(("a", 1e-4, True),), scale="gpu", device="cpu",
                                      progress=False)
-        assert out["config"]["model"]["d_model"] == 256 and out["config"]["model"]["block_size"] == 128
-        assert math.isfinite(out["runs"][0]["val_loss"][0])
+        assert out.config["model"]["d_model"] == 256 and out.config["model"]["block_size"] == 128
+        assert math.isfinite(out.runs[0].val_loss[0])
 
     def test_cli_adds_variants_to_a_stored_sweep(self, tiny_scale, tmp_path, monkeypatch, capsys):
         """--variants runs only the named ones and merges them into an existing file made with the same setting;
@@ -55,9 +58,9 @@ class TestRunSweep:
                            "--variants", lm_stability.RECIPE])
         lm_stability.main(["--out", str(out), "--scale", "tiny", "--device", "cpu",
                            "--variants", lm_stability.NEITHER])
-        runs = lm_stability.load(out)["runs"]
-        assert [r["variant"] for r in runs] == [lm_stability.RECIPE, lm_stability.NEITHER]
-        assert runs[1]["qk_norm"] is False and runs[1]["z_loss"] == 0.0
+        runs = lm_stability.load(out).runs
+        assert [r.variant for r in runs] == [lm_stability.RECIPE, lm_stability.NEITHER]
+        assert runs[1].qk_norm is False and runs[1].z_loss == 0.0
         with pytest.raises(SystemExit):
             lm_stability.main(["--out", str(out), "--scale", "tiny", "--variants", "no layernorm at all"])
         assert "not known" in capsys.readouterr().err
@@ -66,8 +69,8 @@ class TestRunSweep:
         kw = dict(lrs=(3e-3,), variants=(("a", 1e-4, True),), scale="tiny", device="cpu", progress=False)
         bf = lm_stability.run_sweep(precision="bfloat16", **kw)
         fp = lm_stability.run_sweep(**kw)
-        assert bf["config"]["precision"] == "bfloat16" and "precision" not in fp["config"]
-        assert bf["runs"][0]["val_loss"] != fp["runs"][0]["val_loss"]  # autocast reached the forward pass
+        assert bf.config["precision"] == "bfloat16" and "precision" not in fp.config
+        assert bf.runs[0].val_loss != fp.runs[0].val_loss  # autocast reached the forward pass
         with pytest.raises(ValueError, match="allowed"):
             lm_stability.run_sweep(precision="float8", **kw)
 
@@ -93,9 +96,9 @@ class TestStoredSweep:
         """The bfloat16 sweep covers the same learning rates and setting as the float32 one, for its variants."""
         bf = lm_stability.load(STORED.with_name("lm_lr_sweep_bf16.json"))
         fp = lm_stability.load(STORED)
-        assert bf["config"]["precision"] == "bfloat16" and "precision" not in fp["config"]
+        assert bf.config["precision"] == "bfloat16" and "precision" not in fp.config
         strip = lambda c: {k: v for k, v in c.items() if k not in ("precision", "threads")}  # noqa: E731
-        assert strip(bf["config"]) == strip(fp["config"])
+        assert strip(bf.config) == strip(fp.config)
         t16, t32 = lm_stability.final_losses(bf), lm_stability.final_losses(fp)
         assert {lm_stability.RECIPE, lm_stability.NEITHER} <= set(t16)
         assert all(sorted(t16[n]) == sorted(t32[n]) for n in t16)
@@ -235,18 +238,23 @@ class TestAugmentationFashion:
 
     def test_tiny_runs_record_what_they_did(self):
         from regviz.experiments import augmentation as A
+        from regviz.experiments import flips
         r = A.size_run(64, augment=True, steps=4, n_val=64, device="cpu")
-        assert r["n_train"] == 64 and r["augment"] is True and r["epochs"] == 5  # at least 5 epochs
-        assert 0.0 <= r["best_val_acc"] <= 1.0 and r["best_val_acc"] >= r["final_val_acc"]
+        assert r.n_train == 64 and r.augment is True and r.epochs == 5  # at least 5 epochs
+        assert 0.0 <= r.best_val_acc <= 1.0 and r.best_val_acc >= r.final_val_acc
         m = A.mixing_run("cutmix", 1.0, n_train=64, epochs=2, n_val=64, device="cpu")
-        assert m["method"] == "cutmix" and m["best_val_nll"] <= m["final_val_nll"] + 1e-9
-        assert 0.0 <= m["final_val_ece"] <= 1.0
+        assert m.method == "cutmix" and m.best_val_nll <= m.final_val_nll + 1e-9
+        assert 0.0 <= m.final_val_ece <= 1.0
         with pytest.raises(ValueError):
             A.mixing_run("blend", 1.0, n_train=64, epochs=1, n_val=64)
+        f = flips.flip_run("vertical", n_train=64, steps=2, n_val=64, device="cpu")
+        assert f.flip == "vertical" and 0.0 <= f.final_val_acc <= f.best_val_acc <= 1.0
+        with pytest.raises(ValueError, match="sideways"):
+            flips.flip_run("sideways", n_train=64, steps=1, n_val=64)
 
     def test_vertical_flip_and_turned(self):
         import torch
-        from regviz.experiments import augmentation as A
+        from regviz.experiments import flips as A
         X = torch.arange(2 * 3 * 3, dtype=torch.float32).view(2, 1, 3, 3)
         out, _ = A.VerticalFlip(1.0)(X, None, torch.Generator().manual_seed(0))
         assert torch.equal(out, X.flip(-2)) and torch.equal(X, torch.arange(18.0).view(2, 1, 3, 3))
@@ -260,9 +268,10 @@ class TestAugmentationFashion:
             A.turned(X, "sideways")
 
     def test_by_setting_groups_seeds(self):
+        from types import SimpleNamespace
         from regviz.experiments.augmentation import by_setting
-        rows = [dict(n_train=n, augment=a, seed=s, best_val_acc=n + a + s / 10) for n in (1, 2) for a in (0, 1)
-                for s in (0, 1)]
+        rows = [SimpleNamespace(n_train=n, augment=a, seed=s, best_val_acc=n + a + s / 10) for n in (1, 2)
+                for a in (0, 1) for s in (0, 1)]
         g = by_setting(rows, "n_train,augment", "best_val_acc")
         assert g[(2, 1)] == [3.0, 3.1] and len(g) == 4
         assert by_setting(rows, "seed", "best_val_acc")[1] == [1.1, 2.1, 2.1, 3.1]
@@ -272,12 +281,12 @@ class TestAugmentationFashion:
         if not self.STORED.exists():
             pytest.skip("no stored chapter-05 grid")
         res = load_results(self.STORED)
-        cfg = res["config"]
-        assert "python -m regviz.experiments.augmentation" in res["command"] and res["seconds"] > 0
-        g = by_setting(res["sizes"], "n_train,augment", "best_val_acc")
+        cfg = res.config
+        assert "python -m regviz.experiments.augmentation" in res.command and res.seconds > 0
+        g = by_setting(res.sizes, "n_train,augment", "best_val_acc")
         assert set(g) == {(n, a) for n in cfg["sizes"] for a in (False, True)}
         assert all(len(v) == len(cfg["seeds"]) >= 3 for v in g.values())
-        m = by_setting(res["mixing"], "method", "final_val_ece")
+        m = by_setting(res.mixing, "method", "final_val_ece")
         assert set(m) == {"plain", "mixup", "cutmix"} and all(len(v) >= 3 for v in m.values())
 
     def test_both_stored_grids_differ_in_steps(self):
@@ -286,7 +295,7 @@ class TestAugmentationFashion:
         short = self.STORED.with_name("augmentation_fashion_400steps.json")
         if not (self.STORED.exists() and short.exists()):
             pytest.skip("stored chapter-05 grids missing")
-        a, b = load_results(short)["config"], load_results(self.STORED)["config"]
+        a, b = load_results(short).config, load_results(self.STORED).config
         assert a["steps"] < b["steps"] and a["cnn"] == b["cnn"] and a["augment"] == b["augment"]
         assert a["mix_epochs"] < b["mix_epochs"]
 
@@ -304,15 +313,15 @@ class TestLMRegularisers:
         from regviz.experiments import lm_regularisers as L
         r = L.run(variants=("none", "weight tying", "weight decay 1.0, all parameters"), seeds=(0, 1),
                   n_train_blocks=8, epochs=2, n_eval_val=8, log=None)
-        assert r["config"]["train_chars"] == 8 * 32 and r["config"]["seeds"] == [0, 1]
-        assert {"bigram", "kneser-ney 3"} <= set(r["baselines"])
+        assert r.config["train_chars"] == 8 * 32 and r.config["seeds"] == [0, 1]
+        assert {"bigram", "kneser-ney 3"} <= set(r.baselines)
         best = L.by_variant(r)
         assert set(best) == {"none", "weight tying", "weight decay 1.0, all parameters"}
         assert all(len(v) == 2 for v in best.values())
         assert best["none"][0] != best["none"][1]  # the seed changes the run
         gap = L.by_variant(r, "final gap")["none"][0]
-        run0 = next(x for x in r["runs"] if x["variant"] == "none" and x["seed"] == 0)
-        assert gap == pytest.approx(run0["val_loss"][-1] - run0["train_loss"][-1])
+        run0 = next(x for x in r.runs if x.variant == "none" and x.seed == 0)
+        assert gap == pytest.approx(run0.val_loss[-1] - run0.train_loss[-1])
 
     def test_bad_names(self):
         from regviz.experiments import lm_regularisers as L
@@ -321,7 +330,7 @@ class TestLMRegularisers:
         with pytest.raises(ValueError, match="allowed"):
             L.run(variants=("none",), width=3)
         with pytest.raises(ValueError, match="allowed"):
-            L.by_variant({"runs": []}, "median")
+            L.by_variant(L.RegulariserRuns({}, {}, []), "median")
 
     def test_stored_file(self):
         from regviz.experiments import lm_regularisers as L
@@ -330,15 +339,17 @@ class TestLMRegularisers:
         r = L.load()
         best = L.by_variant(r)
         assert set(best) == set(L.VARIANTS) and all(len(v) >= 3 for v in best.values())
-        assert "python -m regviz.experiments.lm_regularisers" in r["command"] and r["seconds"] > 0
+        assert "python -m regviz.experiments.lm_regularisers" in r.command and r.seconds > 0
+        with pytest.raises(ValueError, match="without log Z"):  # this grid was stored before log Z was recorded
+            L.by_variant(r, "final log Z")
 
     def test_zloss_grid(self):
         from regviz.experiments import lm_regularisers as L
         r = L.run(variants=("none", "z-loss 0.1"), seeds=(0,), n_train_blocks=8, epochs=2, n_eval_val=8, log=None)
         z = L.by_variant(r, "final log Z")
-        assert set(z) == {"none", "z-loss 0.1"} and all(len(r_["log_z"]) == 2 for r_ in r["runs"])
+        assert set(z) == {"none", "z-loss 0.1"} and all(len(r_.log_z) == 2 for r_ in r.runs)
         assert z["z-loss 0.1"][0] != z["none"][0]  # the coefficient reached the loss
         if L.STORED_Z.exists():
             stored = L.load(L.STORED_Z)
             assert set(L.by_variant(stored, "final log Z")) == set(L.Z_VARIANTS)
-            assert "--grid zloss" in stored["command"]
+            assert "--grid zloss" in stored.command

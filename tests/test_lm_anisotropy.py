@@ -75,7 +75,24 @@ def test_bad_inputs_raise_value_errors():
         A.center_head_(tiny(tie_weights=True))
     with pytest.raises(ValueError, match="not known"):
         A.run(variants=("mu centring",))
-    fake = {"runs": [{"variant": "none", "lr": 0.1, "seed": 0, "log_z": [1.0, 2.0]}]}
-    assert A.table(fake, "log_z") == {"none": {0.1: [2.0]}}
+    one = dict(z_loss=0.0, mu_centering=False, val_loss=[3.0, 2.5], train_loss=[3.1, 2.4], init={}, seconds=0.0,
+               mean_row_norm=[0.1, 0.2], row_norm=[1.0, 1.0], anisotropy=[0.1, 0.2], mean_logit=[-1.0, -2.0])
+    fake = A.HeadRuns({}, [A.HeadRun(variant="none", lr=0.1, seed=s, log_z=[1.0, 2.0 + s], **one) for s in (1, 0)])
+    assert A.table(fake, "log_z") == {"none": {0.1: [2.0, 3.0]}}  # seed order, not file order
+    assert A.table(fake, "log_z", epoch=0) == {"none": {0.1: [1.0, 1.0]}}
     with pytest.raises(ValueError, match="allowed"):
-        A.table(fake, "anisotropy")
+        A.table(fake, "init")  # not a per-epoch series
+    with pytest.raises(ValueError, match="mu-centred heads only"):
+        A.table(fake, "raw_mean_row_norm")
+
+
+def test_a_tiny_run_records_the_head_every_epoch(monkeypatch, tmp_path):
+    monkeypatch.setitem(A.SCALES, "cpu", dict(d_model=16, n_layers=1, n_heads=2, block_size=16, n_train=32,
+                                              epochs=2, batch_size=16))
+    out = A.run(lrs=(1e-2,), variants=("none", "mu-centering"), seeds=(0,), device="cpu", log=None)
+    none, centred = out.runs
+    assert (none.variant, centred.variant) == ("none", "mu-centering") and none.raw_mean_row_norm is None
+    assert len(none.anisotropy) == len(centred.raw_mean_row_norm) == len(none.val_loss) == 2
+    assert max(centred.mean_row_norm) < 1e-5 < min(none.mean_row_norm)
+    A.save(out, tmp_path / "a.json")
+    assert A.load(tmp_path / "a.json") == out

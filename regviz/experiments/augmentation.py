@@ -25,6 +25,7 @@ from ..models import CNN, MLP
 from ..train import fit
 from ..validate import check_choice, check_number
 from .recording import fit_recording
+from .stored import read_json, record, rows
 
 ALPHAS = (0.0, 0.1, 0.2, 0.4, 1.0, 2.0)  # 0 = no mixing
 METHODS = ("mixup", "cutmix")
@@ -111,167 +112,142 @@ def fashion_augment() -> BatchAugment:
     return BatchAugment(degrees=0.0, shift=2.0, scale=0.0, flip=True, erase_p=0.5, erase_area=(0.02, 0.15))
 
 
-def _cnn(data) -> CNN:
+def fashion_cnn(data) -> CNN:
+    """The chapter's FashionMNIST CNN (``CNN_SETTINGS``) for ``data``'s image shape and classes."""
     return CNN(tuple(data.X_train.shape[1:]), data.num_classes, **CNN_SETTINGS)
 
 
-def size_run(n_train: int, *, augment: bool, seed: int = 0, steps: int = 400, n_val: int = 500,
-             device=None) -> dict:
-    """One FashionMNIST CNN run with or without ``fashion_augment()``, ``steps`` optimiser steps (batch 64,
-    AdamW, lr 2e-3) whatever ``n_train`` is, so small sets are not under-trained.
+@dataclass(frozen=True)
+class SizeRun:
+    """One ``size_run``: its setting (``n_train``, ``augment``, ``seed``, ``epochs``) and scores
+    (``final_train_acc`` on un-augmented training images)."""
 
-    Returns:
-        ``{"n_train", "augment", "seed", "epochs", "best_val_acc", "final_val_acc", "best_val_loss",
-        "final_val_loss", "final_train_acc", "seconds"}`` (training accuracy on un-augmented images).
-    """
+    n_train: int
+    augment: bool
+    seed: int
+    epochs: int
+    best_val_acc: float
+    final_val_acc: float
+    best_val_loss: float
+    final_val_loss: float
+    final_train_acc: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class MixingScores:
+    """One ``mixing_run``: ``method`` ("plain", "mixup", "cutmix"), ``alpha``, ``seed``, and its scores
+    (NLL, ECE and mean confidence on the validation images)."""
+
+    method: str
+    alpha: float
+    seed: int
+    best_val_acc: float
+    final_val_acc: float
+    best_val_nll: float
+    final_val_nll: float
+    final_val_ece: float
+    final_val_conf: float
+    final_train_acc: float
+    seconds: float
+
+
+@dataclass
+class FashionGrids:
+    """``fashion_grids``' result: the ``config``, one ``SizeRun`` per (size, seed, augment), one ``MixingScores``
+    per (setting, seed), the wall time, and (stored grids) the ``command`` that made it."""
+
+    config: dict
+    sizes: list[SizeRun]
+    mixing: list[MixingScores]
+    seconds: float = 0.0
+    command: str = ""
+
+
+def size_run(n_train: int, *, augment: bool, seed: int = 0, steps: int = 400, n_val: int = 500,
+             device=None) -> SizeRun:
+    """One FashionMNIST CNN run with or without ``fashion_augment()``, ``steps`` optimiser steps (batch 64,
+    AdamW, lr 2e-3) whatever ``n_train`` is, so small sets are not under-trained."""
     check_number("n_train", n_train)
     data = load_dataset("fashion_mnist", n_train=n_train, n_val=n_val, seed=seed, device=device)
     epochs = max(5, math.ceil(steps / math.ceil(n_train / 64)))
     with seeded(seed, device):
-        model = _cnn(data)
+        model = fashion_cnn(data)
     h = fit(model, data, epochs=epochs, lr=2e-3, batch_size=64, seed=seed, device=device, progress=False,
             batch_transform=fashion_augment() if augment else None, n_eval_train=100)
-    return dict(n_train=n_train, augment=augment, seed=seed, epochs=epochs, best_val_acc=max(h.val_acc),
-                final_val_acc=h.val_acc[-1], best_val_loss=min(h.val_loss), final_val_loss=h.val_loss[-1],
-                final_train_acc=h.train_acc[-1], seconds=round(h.seconds, 1))
+    return SizeRun(n_train, augment, seed, epochs, max(h.val_acc), h.val_acc[-1], min(h.val_loss), h.val_loss[-1],
+                   h.train_acc[-1], round(h.seconds, 1))
 
 
 def mixing_run(method: str, alpha: float, *, n_train: int = 500, epochs: int = 40, seed: int = 0,
-               n_val: int = 500, device=None) -> dict:
+               n_val: int = 500, device=None) -> MixingScores:
     """One FashionMNIST CNN run with mixup / CutMix at ``alpha`` (``method="plain"``: no mixing), trained long
-    enough that the plain model overfits. Calibration is recorded every epoch (``fit_recording``).
-
-    Returns:
-        ``{"method", "alpha", "seed", "best_val_acc", "final_val_acc", "best_val_nll", "final_val_nll",
-        "final_val_ece", "final_val_conf", "final_train_acc", "seconds"}``.
-    """
+    enough that the plain model overfits. Calibration is recorded every epoch (``fit_recording``)."""
     check_choice("method", method, ("plain",) + METHODS)
     data = load_dataset("fashion_mnist", n_train=n_train, n_val=n_val, seed=seed, device=device)
     bt = None if method == "plain" else mixing_transform(method, alpha, data.num_classes)
     with seeded(seed, device):
-        model = _cnn(data)
+        model = fashion_cnn(data)
     h, _ = fit_recording(model, data, epochs=epochs, lr=2e-3, batch_size=64, seed=seed, device=device,
                          progress=False, batch_transform=bt, n_eval_train=100)
     ex = h.extra
-    return dict(method=method, alpha=float(alpha), seed=seed, best_val_acc=max(h.val_acc),
-                final_val_acc=h.val_acc[-1], best_val_nll=min(ex["val_nll"]), final_val_nll=ex["val_nll"][-1],
-                final_val_ece=ex["val_ece"][-1], final_val_conf=ex["val_conf"][-1],
-                final_train_acc=h.train_acc[-1], seconds=round(h.seconds, 1))
-
-
-class VerticalFlip:
-    """Flip each image upside down with probability ``p`` (per image, batched): a ``batch_transform`` for ``fit``.
-
-    Wrong for clothing photographed upright: it makes shoes stand on their laces (see the chapter)."""
-
-    def __init__(self, p: float = 0.5):
-        check_number("p", p, high=1.0)
-        self.p = p
-        self.config = {"name": "vertical_flip", "p": p}
-
-    def __call__(self, X: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None):
-        on = (torch.rand(X.shape[0], generator=generator) < self.p).to(X.device).view(-1, 1, 1, 1)
-        return torch.where(on, X.flip(-2), X), y  # (N, C, H, W), input unchanged
-
-
-FLIPS = ("none", "horizontal", "vertical")
-
-
-def flip_run(flip: str, *, n_train: int = 500, seed: int = 0, steps: int = 150, n_val: int = 1000,
-             device=None) -> dict:
-    """One FashionMNIST CNN run trained with no flip, random horizontal flips or random vertical flips (p = 1/2).
-
-    Returns:
-        ``{"flip", "seed", "best_val_acc", "final_val_acc", "best_val_loss", "seconds"}``.
-    """
-    check_choice("flip", flip, FLIPS)
-    data = load_dataset("fashion_mnist", n_train=n_train, n_val=n_val, seed=seed, device=device)
-    bt = {"none": None, "horizontal": BatchAugment(degrees=0.0, shift=0.0, scale=0.0, flip=True),
-          "vertical": VerticalFlip(0.5)}[flip]
-    epochs = max(3, math.ceil(steps / math.ceil(n_train / 64)))
-    with seeded(seed, device):
-        model = _cnn(data)
-    h = fit(model, data, epochs=epochs, lr=2e-3, batch_size=64, seed=seed, device=device, progress=False,
-            batch_transform=bt, n_eval_train=250)
-    return dict(flip=flip, seed=seed, best_val_acc=max(h.val_acc), final_val_acc=h.val_acc[-1],
-                best_val_loss=min(h.val_loss), seconds=round(h.seconds, 1))
-
-
-def turned(X: torch.Tensor, how: str) -> torch.Tensor:
-    """``X`` (N, C, H, W) as is, flipped left-right, flipped upside down, or rotated by 180 degrees."""
-    ops = {"upright": lambda t: t, "horizontal flip": lambda t: t.flip(-1), "vertical flip": lambda t: t.flip(-2),
-           "rotate 180": lambda t: t.flip(-2, -1)}
-    check_choice("how", how, tuple(ops))
-    return ops[how](X)
-
-
-def accuracy_when_turned(model: torch.nn.Module, data, classes: list[str],
-                         hows=("upright", "horizontal flip", "vertical flip", "rotate 180")) -> dict:
-    """Validation accuracy of a trained ``model`` on the images of each class in ``classes``, turned each way.
-
-    Returns:
-        ``{how: {class_name: accuracy}}``.
-    """
-    out = {}
-    model.eval()
-    with torch.no_grad():
-        for how in hows:
-            out[how] = {}
-            for name in classes:
-                k = data.class_names.index(name)
-                Xk = data.X_val[data.y_val == k]
-                pred = model(turned(Xk, how)).argmax(1)
-                out[how][name] = float((pred == k).float().mean())
-    return out
+    return MixingScores(method, float(alpha), seed, max(h.val_acc), h.val_acc[-1], min(ex["val_nll"]),
+                        ex["val_nll"][-1], ex["val_ece"][-1], ex["val_conf"][-1], h.train_acc[-1],
+                        round(h.seconds, 1))
 
 
 MIXING_SETTINGS = (("plain", 0.0), ("mixup", 1.0), ("cutmix", 1.0))  # the papers' CIFAR alphas
 
 
 def fashion_grids(*, sizes=SIZES, seeds=SEEDS, steps: int = STEPS, mix_n_train: int = 500,
-                  mix_epochs: int = MIX_EPOCHS, n_val: int = 1000, device=None, log=print) -> dict:
-    """Both chapter-05 FashionMNIST grids: augmentation vs ``n_train`` and the mixing comparison.
-
-    Returns:
-        ``{"config": {...}, "sizes": [size_run dicts], "mixing": [mixing_run dicts], "seconds": wall time}``.
-    """
+                  mix_epochs: int = MIX_EPOCHS, n_val: int = 1000, device=None, log=print) -> FashionGrids:
+    """Both chapter-05 FashionMNIST grids: augmentation vs ``n_train`` and the mixing comparison."""
     t0 = time.perf_counter()
-    out = {"config": dict(sizes=list(sizes), seeds=list(seeds), steps=steps, mix_n_train=mix_n_train,
-                          mix_epochs=mix_epochs, n_val=n_val, cnn=CNN_SETTINGS, augment=repr(fashion_augment()),
-                          mixing=[list(m) for m in MIXING_SETTINGS]),
-           "sizes": [], "mixing": []}
+    out = FashionGrids(dict(sizes=list(sizes), seeds=list(seeds), steps=steps, mix_n_train=mix_n_train,
+                            mix_epochs=mix_epochs, n_val=n_val, cnn=CNN_SETTINGS, augment=repr(fashion_augment()),
+                            mixing=[list(m) for m in MIXING_SETTINGS]), [], [])
     for n in sizes:
         for seed in seeds:
             for aug in (False, True):
                 r = size_run(n, augment=aug, seed=seed, steps=steps, n_val=n_val, device=device)
-                out["sizes"].append(r)
+                out.sizes.append(r)
                 if log:
-                    log(f"n={n} aug={aug} seed={seed}: best val acc {r['best_val_acc']:.3f} ({r['seconds']} s)")
+                    log(f"n={n} aug={aug} seed={seed}: best val acc {r.best_val_acc:.3f} ({r.seconds} s)")
     for method, alpha in MIXING_SETTINGS:
         for seed in seeds:
             r = mixing_run(method, alpha, n_train=mix_n_train, epochs=mix_epochs, seed=seed, n_val=n_val,
                            device=device)
-            out["mixing"].append(r)
+            out.mixing.append(r)
             if log:
-                log(f"{method} a={alpha} seed={seed}: best acc {r['best_val_acc']:.3f} final NLL "
-                    f"{r['final_val_nll']:.3f} ECE {r['final_val_ece']:.3f} ({r['seconds']} s)")
-    out["seconds"] = round(time.perf_counter() - t0, 1)
+                log(f"{method} a={alpha} seed={seed}: best acc {r.best_val_acc:.3f} final NLL "
+                    f"{r.final_val_nll:.3f} ECE {r.final_val_ece:.3f} ({r.seconds} s)")
+    out.seconds = round(time.perf_counter() - t0, 1)
     return out
 
 
-def by_setting(rows: list[dict], key: str, metric: str) -> dict:
-    """Group stored runs: ``{setting: [metric per seed]}`` with ``setting = row[key]`` (a tuple for several keys)."""
+def by_setting(runs, key: str, metric: str) -> dict:
+    """Group stored runs: ``{setting: [metric per seed]}``, ``setting`` the run's field ``key`` (a tuple of fields
+    for ``key="a,b"``), in the order the runs come."""
     keys = key.split(",")
     groups: dict = {}
-    for r in rows:
-        k = tuple(r[c] for c in keys) if len(keys) > 1 else r[key]
-        groups.setdefault(k, []).append(r[metric])
+    for r in runs:
+        k = tuple(getattr(r, c) for c in keys) if len(keys) > 1 else getattr(r, key)
+        groups.setdefault(k, []).append(getattr(r, metric))
     return groups
 
 
-def load_results(path) -> dict:
+def save_results(result: FashionGrids, path) -> None:
+    """Write a ``fashion_grids`` result as JSON (what ``load_results`` reads)."""
+    out = dict(config=result.config, sizes=[record(r) for r in result.sizes],
+               mixing=[record(r) for r in result.mixing], seconds=result.seconds, command=result.command)
+    Path(path).write_text(json.dumps(out, indent=1))
+
+
+def load_results(path) -> FashionGrids:
     """Read a stored ``fashion_grids`` result (JSON)."""
-    return json.loads(Path(path).read_text())
+    d = read_json(path)
+    return FashionGrids(d["config"], rows(SizeRun, d["sizes"], source=str(path)),
+                        rows(MixingScores, d["mixing"], source=str(path)), d["seconds"], d.get("command", ""))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -290,11 +266,11 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     res = fashion_grids(sizes=sizes, steps=args.steps, mix_epochs=args.mix_epochs, n_val=args.n_val,
                         device=args.device)
-    res["command"] = ("OMP_NUM_THREADS=1 python -m regviz.experiments.augmentation --out " + args.out
-                      + f" --steps {args.steps} --mix-epochs {args.mix_epochs} --sizes {args.sizes}"
-                      f" --n-val {args.n_val}")
-    Path(args.out).write_text(json.dumps(res, indent=1))
-    print(f"wrote {args.out} in {res['seconds']} s")
+    res.command = ("OMP_NUM_THREADS=1 python -m regviz.experiments.augmentation --out " + args.out
+                   + f" --steps {args.steps} --mix-epochs {args.mix_epochs} --sizes {args.sizes}"
+                   f" --n-val {args.n_val}")
+    save_results(res, args.out)
+    print(f"wrote {args.out} in {res.seconds} s")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,9 @@ trade-off", PNAS 2019 (random features); Nakkiran et al., "Deep Double Descent",
 """
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -16,6 +19,7 @@ from ..history import History
 from ..models import MLP
 from ..train import fit
 from ..validate import check_int
+from .stored import read_json
 
 
 def _check_widths(widths: Sequence[int]) -> list[int]:
@@ -51,6 +55,48 @@ def width_sweep(data: Dataset, widths: Sequence[int], *, depth: int = 1, epochs:
     return hists
 
 
+@dataclass
+class WidthSweep:
+    """A stored ``width_sweep`` (chapter 01's trained double-descent run): the ``widths``, the data setting and
+    training length, one ``History`` per width, and the wall time."""
+
+    widths: list[int]
+    n_train: int
+    label_noise: float
+    epochs: int
+    histories: list[History]
+    seconds: float | None = None
+
+
+def save_width_sweep(result: WidthSweep, path: str | Path) -> None:
+    """Write a ``WidthSweep`` as JSON (Histories as dicts; what ``load_width_sweep`` reads)."""
+    out = dict(widths=result.widths, n_train=result.n_train, label_noise=result.label_noise, epochs=result.epochs,
+               **({} if result.seconds is None else {"seconds": result.seconds}),
+               histories=[h.to_dict() for h in result.histories])
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(out))
+
+
+def load_width_sweep(path: str | Path) -> WidthSweep:
+    """Read what ``save_width_sweep`` wrote, Histories restored."""
+    d = read_json(path)
+    return WidthSweep(d["widths"], d["n_train"], d["label_noise"], d["epochs"],
+                      [History.from_dict(h) for h in d["histories"]], d.get("seconds"))
+
+
+@dataclass
+class RandomFeatures:
+    """``random_features_sweep``'s result: one entry per width in each list (squared error and classification
+    error on the training and validation sets, norm of the fitted last layer)."""
+
+    width: list[int] = field(default_factory=list)
+    train_mse: list[float] = field(default_factory=list)
+    val_mse: list[float] = field(default_factory=list)
+    train_err: list[float] = field(default_factory=list)
+    val_err: list[float] = field(default_factory=list)
+    weight_norm: list[float] = field(default_factory=list)
+
+
 def _min_norm_lstsq(P: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     """pinv(P) @ Y through the smaller Gram matrix (pinv itself is ~100x slower on CPU here).
 
@@ -66,7 +112,7 @@ def _min_norm_lstsq(P: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def random_features_sweep(data: Dataset, widths: Sequence[int], *, seed: int = 0) -> dict[str, list[float]]:
+def random_features_sweep(data: Dataset, widths: Sequence[int], *, seed: int = 0) -> RandomFeatures:
     """Two-layer ReLU network with a frozen random first layer; the last layer is the minimum-norm
     least-squares fit to one-hot targets (what gradient descent from zero converges to).
 
@@ -76,8 +122,8 @@ def random_features_sweep(data: Dataset, widths: Sequence[int], *, seed: int = 0
         seed: seeds a private generator for the random first layer.
 
     Returns:
-        ``{"width", "train_mse", "val_mse", "train_err", "val_err", "weight_norm"}``, one entry per width.
-        The interpolation threshold is at width == number of training examples.
+        a ``RandomFeatures``, one entry per width in each list. The interpolation threshold is at width == number of
+        training examples.
     """
     widths = _check_widths(widths)
     g = torch.Generator().manual_seed(seed)
@@ -89,16 +135,16 @@ def random_features_sweep(data: Dataset, widths: Sequence[int], *, seed: int = 0
     d = Xtr.shape[1]
     W_all = torch.randn(d, max(widths), generator=g, dtype=torch.float64) / d ** 0.5
     b_all = torch.randn(max(widths), generator=g, dtype=torch.float64) * 0.1
-    out = {k: [] for k in ("width", "train_mse", "val_mse", "train_err", "val_err", "weight_norm")}
+    out = RandomFeatures()
     for w in widths:
         W, b = W_all[:, :w], b_all[:w]  # nested features: width w uses the first w of them
         Ptr, Pva = torch.relu(Xtr @ W + b), torch.relu(Xva @ W + b)  # (N, w)
         beta = _min_norm_lstsq(Ptr, Ytr)  # (w, K)
         ztr, zva = Ptr @ beta, Pva @ beta
-        out["width"].append(w)
-        out["train_mse"].append(float(((ztr - Ytr) ** 2).sum(1).mean()))
-        out["val_mse"].append(float(((zva - Yva) ** 2).sum(1).mean()))
-        out["train_err"].append(float((ztr.argmax(1) != data.y_train.cpu()).double().mean()))
-        out["val_err"].append(float((zva.argmax(1) != data.y_val.cpu()).double().mean()))
-        out["weight_norm"].append(float(beta.norm()))
+        out.width.append(w)
+        out.train_mse.append(float(((ztr - Ytr) ** 2).sum(1).mean()))
+        out.val_mse.append(float(((zva - Yva) ** 2).sum(1).mean()))
+        out.train_err.append(float((ztr.argmax(1) != data.y_train.cpu()).double().mean()))
+        out.val_err.append(float((zva.argmax(1) != data.y_val.cpu()).double().mean()))
+        out.weight_norm.append(float(beta.norm()))
     return out

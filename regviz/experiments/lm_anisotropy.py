@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -37,6 +38,7 @@ from ..lm import fit_lm
 from ..models import TinyLM
 from ..text import lm_dataset, stdlib_corpus
 from .lm_stability import SCALES
+from .stored import read_json, record, rows
 
 LRS = (1e-3, 1e-2, 1e-1, 3e-1)
 SEEDS = (0, 1, 2)
@@ -90,13 +92,47 @@ class HeadRecorder:
         model.train(was_training)
 
 
-def run(*, lrs=LRS, variants=tuple(VARIANTS), seeds=SEEDS, device=None, log=print) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class HeadRun:
+    """One (variant, lr, seed) run: its setting, per-epoch losses, mean validation ``log_z`` and ``mean_logit``, and
+    ``head_stats`` per epoch (``raw_mean_row_norm`` for mu-centred heads only); ``init``: ``head_stats`` at step 0."""
+
+    variant: str
+    lr: float
+    seed: int
+    z_loss: float
+    mu_centering: bool
+    val_loss: list[float]
+    train_loss: list[float]
+    log_z: list[float]
+    init: dict
+    seconds: float
+    mean_row_norm: list[float]
+    row_norm: list[float]
+    anisotropy: list[float]
+    raw_mean_row_norm: list[float] | None = None
+    mean_logit: list[float]
+
+
+PER_EPOCH = tuple(f.name for f in fields(HeadRun) if f.type.startswith("list"))  # what ``table`` can read
+
+
+@dataclass
+class HeadRuns:
+    """``run``'s result: the shared ``config``, one ``HeadRun`` per (variant, lr, seed), the wall time and (stored
+    runs) the ``command`` that made it."""
+
+    config: dict
+    runs: list[HeadRun]
+    seconds: float = 0.0
+    command: str = ""
+
+
+def run(*, lrs=LRS, variants=tuple(VARIANTS), seeds=SEEDS, device=None, log=print) -> HeadRuns:
     """Train one TinyLM per (variant, lr, seed) with the LR sweep's CPU recipe and record per-epoch head statistics.
 
     Returns:
-        ``{"config", "runs": [{"variant", "lr", "seed", "z_loss", "mu_centering", "val_loss", "train_loss",
-        "log_z", "mean_logit", "mean_row_norm", "row_norm", "anisotropy", "raw_mean_row_norm"?, "seconds",
-        "init": head_stats at step 0}], "seconds"}``; per-epoch lists, one entry per epoch.
+        a ``HeadRuns`` (per-epoch lists: one entry per epoch).
     """
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
@@ -107,11 +143,10 @@ def run(*, lrs=LRS, variants=tuple(VARIANTS), seeds=SEEDS, device=None, log=prin
     recipe = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], weight_decay=0.0, betas=(0.9, 0.95),
                   warmup_steps=50, schedule="cosine", grad_clip=1.0, n_eval_val=512)
     steps = cfg["epochs"] * -(-len(data.X_train) // cfg["batch_size"])
-    out = {"config": {**{k: cfg[k] for k in ("d_model", "n_layers", "n_heads", "block_size")}, "qk_norm": True,
+    out = HeadRuns({**{k: cfg[k] for k in ("d_model", "n_layers", "n_heads", "block_size")}, "qk_norm": True,
                       "n_train_blocks": len(data.X_train), "vocab": len(vocab), "steps": steps,
                       **{k: v for k, v in recipe.items() if k != "betas"}, "betas": list(recipe["betas"]),
-                      "device": str(dev), "torch": torch.__version__, "threads": torch.get_num_threads()},
-           "runs": []}
+                      "device": str(dev), "torch": torch.__version__, "threads": torch.get_num_threads()}, [])
     t0 = time.perf_counter()
     for seed in seeds:
         for name in variants:
@@ -124,31 +159,41 @@ def run(*, lrs=LRS, variants=tuple(VARIANTS), seeds=SEEDS, device=None, log=prin
                     center_head_(model)
                 init, rec = head_stats(model), HeadRecorder(data.X_val)
                 h = fit_lm(model, data, lr=lr, z_loss=z, seed=seed, device=dev, on_epoch_end=rec, **recipe)
-                run_ = dict(variant=name, lr=lr, seed=seed, z_loss=z, mu_centering=centre, val_loss=h.val_loss,
-                            train_loss=h.train_loss, log_z=h.extra["log_z"], init=init, seconds=round(h.seconds, 1),
-                            **{k: [r[k] for r in rec.records] for k in rec.records[0]})
-                out["runs"].append(run_)
+                run_ = HeadRun(variant=name, lr=lr, seed=seed, z_loss=z, mu_centering=centre, val_loss=h.val_loss,
+                               train_loss=h.train_loss, log_z=h.extra["log_z"], init=init, seconds=round(h.seconds, 1),
+                               **{k: [r[k] for r in rec.records] for k in rec.records[0]})
+                out.runs.append(run_)
                 if log:
-                    log(f"seed {seed} {name:13s} lr {lr:<6g} val {h.val_loss[-1]:.3f}  log Z {run_['log_z'][-1]:6.2f}"
-                        f"  mean logit {run_['mean_logit'][-1]:7.2f}  |mean row| {run_['mean_row_norm'][-1]:6.2f}"
-                        f"  anisotropy {run_['anisotropy'][-1]:.2f}  ({h.seconds:.0f} s)", flush=True)
-    out["seconds"] = round(time.perf_counter() - t0, 1)
+                    log(f"seed {seed} {name:13s} lr {lr:<6g} val {h.val_loss[-1]:.3f}  log Z {run_.log_z[-1]:6.2f}"
+                        f"  mean logit {run_.mean_logit[-1]:7.2f}  |mean row| {run_.mean_row_norm[-1]:6.2f}"
+                        f"  anisotropy {run_.anisotropy[-1]:.2f}  ({h.seconds:.0f} s)", flush=True)
+    out.seconds = round(time.perf_counter() - t0, 1)
     return out
 
 
-def table(result: dict, key: str, *, epoch: int = -1) -> dict[str, dict[float, list[float]]]:
+def table(result: HeadRuns, key: str, *, epoch: int = -1) -> dict[str, dict[float, list[float]]]:
     """``{variant: {lr: [value at ``epoch`` per seed]}}`` for a per-epoch ``key`` (e.g. "anisotropy", "log_z")."""
+    if key not in PER_EPOCH:
+        raise ValueError(f"key={key!r}; allowed: {sorted(PER_EPOCH)}")
     out: dict[str, dict[float, list[float]]] = {}
-    for r in sorted(result["runs"], key=lambda r: r["seed"]):
-        if key not in r:
-            raise ValueError(f"key={key!r}; allowed: {sorted(k for k, v in r.items() if isinstance(v, list))}")
-        out.setdefault(r["variant"], {}).setdefault(r["lr"], []).append(r[key][epoch])
+    for r in sorted(result.runs, key=lambda r: r.seed):
+        values = getattr(r, key)
+        if values is None:
+            raise ValueError(f"key={key!r} is recorded for mu-centred heads only; {r.variant!r} has none")
+        out.setdefault(r.variant, {}).setdefault(r.lr, []).append(values[epoch])
     return out
 
 
-def load(path=STORED) -> dict:
+def save(result: HeadRuns, path) -> None:
+    """Write a ``run`` result as JSON (what ``load`` reads)."""
+    Path(path).write_text(json.dumps({"config": result.config, "runs": [record(r) for r in result.runs],
+                                      "seconds": result.seconds, "command": result.command}))
+
+
+def load(path=STORED) -> HeadRuns:
     """Read a stored ``run`` result (JSON)."""
-    return json.loads(Path(path).read_text())
+    d = read_json(path)
+    return HeadRuns(d["config"], rows(HeadRun, d["runs"], source=str(path)), d["seconds"], d.get("command", ""))
 
 
 def main(argv=None) -> None:
@@ -159,10 +204,10 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     res = run(seeds=tuple(range(args.seeds)), device=args.device)
-    res["command"] = (f"OMP_NUM_THREADS=1 python -m regviz.experiments.lm_anisotropy --out {args.out} "
-                      f"--seeds {args.seeds} --device {args.device}")
-    Path(args.out).write_text(json.dumps(res))
-    print(f"wrote {args.out} in {res['seconds']:.0f} s")
+    res.command = (f"OMP_NUM_THREADS=1 python -m regviz.experiments.lm_anisotropy --out {args.out} "
+                   f"--seeds {args.seeds} --device {args.device}")
+    save(res, args.out)
+    print(f"wrote {args.out} in {res.seconds:.0f} s")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,6 +26,7 @@ from ..kneser_ney import kneser_ney_loss
 from ..lm import fit_lm
 from ..models import TinyLM
 from ..text import count_baselines, lm_dataset, ngram_loss, stdlib_corpus
+from .stored import read_json, record, rows
 
 SETTING = dict(n_train_blocks=1500, block_size=32, d_model=48, n_layers=2, n_heads=4, epochs=30, lr=3e-3,
                n_eval_val=512)
@@ -50,13 +52,38 @@ STORED = Path(__file__).resolve().parents[2] / "notebooks" / "results" / "lm_reg
 STORED_Z = STORED.with_name("lm_zloss_sweep.json")
 
 
-def run(*, variants=tuple(VARIANTS), seeds=SEEDS, device=None, log=print, **overrides) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class RegulariserRun:
+    """One (variant, seed) run: per-epoch ``train_loss`` and ``val_loss``, and (runs stored with it) ``log_z``,
+    the mean validation log Z per epoch."""
+
+    variant: str
+    seed: int
+    train_loss: list[float]
+    val_loss: list[float]
+    log_z: list[float] | None = None
+    seconds: float
+
+
+@dataclass
+class RegulariserRuns:
+    """``run``'s result: the ``config``, the count-model ``baselines`` on the same training text (nats/char:
+    "unigram", "bigram", "trigram", "kneser-ney 2/3/4"), one ``RegulariserRun`` per (variant, seed), the wall time
+    and (stored runs) the ``command`` that made it."""
+
+    config: dict
+    baselines: dict[str, float]
+    runs: list[RegulariserRun]
+    seconds: float = 0.0
+    command: str = ""
+
+
+def run(*, variants=tuple(VARIANTS), seeds=SEEDS, device=None, log=print, **overrides) -> RegulariserRuns:
     """Train every variant for every seed (same data for all; the seed sets the initialisation, the batch order and
     the dropout masks) and record per-epoch losses and the count baselines on the same training text.
 
     Returns:
-        ``{"config", "baselines": {"unigram", "bigram", "trigram", "kneser-ney 3", ...}, "runs": [{"variant", "seed",
-        "train_loss", "val_loss", "log_z", "seconds"}, ...], "seconds"}`` (``log_z``: mean validation log Z per epoch).
+        a ``RegulariserRuns``.
     """
     known = {**VARIANTS, **Z_VARIANTS}
     unknown = sorted(set(variants) - set(known))
@@ -73,9 +100,9 @@ def run(*, variants=tuple(VARIANTS), seeds=SEEDS, device=None, log=print, **over
     base["trigram"] = ngram_loss(data, 3)
     for n in (2, 3, 4):
         base[f"kneser-ney {n}"] = kneser_ney_loss(data, n)
-    out = {"config": {**cfg, "train_chars": int(data.X_train.numel()), "vocab": len(vocab), "device": str(dev),
-                      "torch": torch.__version__, "threads": torch.get_num_threads(), "seeds": list(seeds)},
-           "baselines": base, "runs": []}
+    out = RegulariserRuns({**cfg, "train_chars": int(data.X_train.numel()), "vocab": len(vocab), "device": str(dev),
+                           "torch": torch.__version__, "threads": torch.get_num_threads(), "seeds": list(seeds)},
+                          base, [])
     for seed in seeds:
         for name in variants:
             model_kw, fit_kw = known[name]
@@ -84,32 +111,44 @@ def run(*, variants=tuple(VARIANTS), seeds=SEEDS, device=None, log=print, **over
                                n_heads=cfg["n_heads"], **model_kw)
             h = fit_lm(model, data, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, device=dev,
                        n_eval_val=cfg["n_eval_val"], **fit_kw)
-            out["runs"].append(dict(variant=name, seed=seed, train_loss=h.train_loss, val_loss=h.val_loss,
-                                    log_z=h.extra["log_z"], seconds=round(h.seconds, 1)))
+            out.runs.append(RegulariserRun(variant=name, seed=seed, train_loss=h.train_loss, val_loss=h.val_loss,
+                                           log_z=h.extra["log_z"], seconds=round(h.seconds, 1)))
             if log:
                 log(f"seed {seed} {name:34s} best val {min(h.val_loss):.3f}  final gap "
                     f"{h.val_loss[-1] - h.train_loss[-1]:.3f}  ({h.seconds:.0f} s)")
-    out["seconds"] = round(time.perf_counter() - t0, 1)
+    out.seconds = round(time.perf_counter() - t0, 1)
     return out
 
 
-def by_variant(result: dict, key: str = "best val") -> dict[str, list[float]]:
+def by_variant(result: RegulariserRuns, key: str = "best val") -> dict[str, list[float]]:
     """``{variant: [one number per seed]}`` for ``key`` in "best val" (lowest validation loss over the epochs),
     "final val", "final gap" (final validation minus final training loss) or "final log Z" (mean validation log Z
     at the last epoch; runs stored with it)."""
-    pick = {"best val": lambda r: min(r["val_loss"]), "final val": lambda r: r["val_loss"][-1],
-            "final gap": lambda r: r["val_loss"][-1] - r["train_loss"][-1], "final log Z": lambda r: r["log_z"][-1]}
+    pick = {"best val": lambda r: min(r.val_loss), "final val": lambda r: r.val_loss[-1],
+            "final gap": lambda r: r.val_loss[-1] - r.train_loss[-1], "final log Z": lambda r: r.log_z[-1]}
     if key not in pick:
         raise ValueError(f"key={key!r}; allowed: {sorted(pick)}")
+    if key == "final log Z" and any(r.log_z is None for r in result.runs):
+        raise ValueError("key='final log Z': these runs were stored without log Z; allowed: "
+                         f"{sorted(k for k in pick if k != key)}")
     out: dict[str, list[float]] = {}
-    for r in sorted(result["runs"], key=lambda r: r["seed"]):
-        out.setdefault(r["variant"], []).append(pick[key](r))
+    for r in sorted(result.runs, key=lambda r: r.seed):
+        out.setdefault(r.variant, []).append(pick[key](r))
     return out
 
 
-def load(path=STORED) -> dict:
+def save(result: RegulariserRuns, path) -> None:
+    """Write a ``run`` result as JSON (what ``load`` reads)."""
+    Path(path).write_text(json.dumps({"config": result.config, "baselines": result.baselines,
+                                      "runs": [record(r) for r in result.runs], "seconds": result.seconds,
+                                      "command": result.command}))
+
+
+def load(path=STORED) -> RegulariserRuns:
     """Read a stored ``run`` result (JSON)."""
-    return json.loads(Path(path).read_text())
+    d = read_json(path)
+    return RegulariserRuns(d["config"], d["baselines"], rows(RegulariserRun, d["runs"], source=str(path)),
+                           d["seconds"], d.get("command", ""))
 
 
 def main(argv=None) -> None:
@@ -122,11 +161,10 @@ def main(argv=None) -> None:
     out = args.out or os.path.relpath(STORED if args.grid == "regularisers" else STORED_Z)
     torch.set_num_threads(1)
     res = run(variants=tuple(GRIDS[args.grid]), seeds=tuple(range(args.seeds)), device=args.device)
-    res["command"] = (f"OMP_NUM_THREADS=1 python -m regviz.experiments.lm_regularisers --grid {args.grid} "
-                      f"--out {out} --seeds {args.seeds} --device {args.device}")
-    args.out = out
-    Path(args.out).write_text(json.dumps(res))
-    print(f"wrote {args.out} in {res['seconds']:.0f} s")
+    res.command = (f"OMP_NUM_THREADS=1 python -m regviz.experiments.lm_regularisers --grid {args.grid} "
+                   f"--out {out} --seeds {args.seeds} --device {args.device}")
+    save(res, out)
+    print(f"wrote {out} in {res.seconds:.0f} s")
 
 
 if __name__ == "__main__":

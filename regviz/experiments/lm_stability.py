@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,6 +28,7 @@ from ..device import resolve_device, seeded
 from ..lm import fit_lm
 from ..models import TinyLM
 from ..text import lm_dataset, stdlib_corpus
+from .stored import read_json, record, rows
 
 LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 # (name, z_loss, qk_norm): the paper's recipe has both on; each intervention is removed in turn, and a
@@ -45,17 +47,49 @@ SCALES = {  # model and data size per scale
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}  # bfloat16: forward passes under torch.autocast
 
 
+@dataclass(frozen=True)
+class LRRun:
+    """One (variant, lr) run of the sweep: its setting and per-epoch ``val_loss``, ``train_loss``, ``log_z`` (mean
+    validation log Z) and ``attn_logit_max`` (largest |attention logit|), why it stopped, its wall time."""
+
+    variant: str
+    lr: float
+    z_loss: float
+    qk_norm: bool
+    val_loss: list[float]
+    train_loss: list[float]
+    log_z: list[float]
+    attn_logit_max: list[float]
+    stop_reason: str
+    seconds: float
+
+
+@dataclass
+class LRSweep:
+    """``run_sweep``'s result: the shared ``config`` and one ``LRRun`` per (variant, lr)."""
+
+    config: dict
+    runs: list[LRRun]
+
+    def pick(self, variant: str, lr: float) -> LRRun:
+        """The run of ``variant`` at ``lr`` (a ``ValueError`` naming what the sweep holds when there is none)."""
+        for r in self.runs:
+            if r.variant == variant and r.lr == lr:
+                return r
+        raise ValueError(f"no run of variant={variant!r} at lr={lr!r}; the sweep holds variants "
+                         f"{sorted({r.variant for r in self.runs})} at lrs {sorted({r.lr for r in self.runs})}")
+
+
 def run_sweep(*, lrs=LRS, variants=VARIANTS, scale: str = "cpu", seed: int = 0, device=None,
-              progress: bool = True, precision: str = "float32") -> dict:
-    """Train one model per (variant, lr) and return a JSON-friendly dict of their per-epoch records.
+              progress: bool = True, precision: str = "float32") -> LRSweep:
+    """Train one model per (variant, lr) and record each run's per-epoch losses, log Z and attention logits.
 
     Args:
         lrs: peak learning rates.  variants: (name, z_loss, qk_norm) triples.
         scale: "cpu" or "gpu" (see ``SCALES``).  seed: one seed for every run (same init, same batches).
 
     Returns:
-        ``{"config": {...}, "runs": [{"variant", "lr", "z_loss", "qk_norm", "val_loss", "log_z",
-        "attn_logit_max", "train_loss", "stop_reason", "seconds"}, ...]}``.
+        an ``LRSweep``: the config and one ``LRRun`` per (variant, lr), variants in the order given.
     """
     if scale not in SCALES:
         raise ValueError(f"scale={scale!r}; allowed: {sorted(SCALES)}")
@@ -66,14 +100,13 @@ def run_sweep(*, lrs=LRS, variants=VARIANTS, scale: str = "cpu", seed: int = 0, 
         raise ValueError(f"precision={precision!r}; allowed: {sorted(PRECISIONS)}")
     recipe = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], weight_decay=0.0, betas=(0.9, 0.95),
                   warmup_steps=50, schedule="cosine", grad_clip=1.0, n_eval_val=512)
-    out = {"config": dict(scale=scale, seed=seed, device=str(dev), torch=torch.__version__,
+    out = LRSweep(dict(scale=scale, seed=seed, device=str(dev), torch=torch.__version__,
                           threads=torch.get_num_threads(), train_chars=data.X_train.numel(),
                           val_chars=data.X_val.numel(), vocab=len(vocab),
                           model={k: cfg[k] for k in ("d_model", "n_layers", "n_heads", "block_size")},
                           n_train_blocks=len(data.X_train), **{k: v for k, v in recipe.items() if k != "betas"},
                           **({} if precision == "float32" else {"precision": precision}),  # stored files: float32
-                          betas=list(recipe["betas"])),  # a list, as JSON stores it
-           "runs": []}
+                          betas=list(recipe["betas"])), [])  # betas: a list, as JSON stores it
     for name, z, qk in variants:
         for lr in lrs:
             with seeded(seed, dev):  # same init as torch.manual_seed(seed), the caller's generator untouched
@@ -82,27 +115,32 @@ def run_sweep(*, lrs=LRS, variants=VARIANTS, scale: str = "cpu", seed: int = 0, 
             t = time.perf_counter()
             h = fit_lm(model, data, lr=lr, z_loss=z, seed=seed, device=dev, autocast_dtype=PRECISIONS[precision],
                        **recipe)
-            run = dict(variant=name, lr=lr, z_loss=z, qk_norm=qk, val_loss=h.val_loss, train_loss=h.train_loss,
-                       log_z=h.extra["log_z"], attn_logit_max=h.extra["attn_logit_max"], stop_reason=h.stop_reason,
-                       seconds=round(time.perf_counter() - t, 1))
-            out["runs"].append(run)
+            run = LRRun(name, lr, z, qk, h.val_loss, h.train_loss, h.extra["log_z"], h.extra["attn_logit_max"],
+                        h.stop_reason, round(time.perf_counter() - t, 1))
+            out.runs.append(run)
             if progress:
                 print(f"{name:22s} lr {lr:<6g} final val {h.val_loss[-1]:.3f}  log Z {h.extra['log_z'][-1]:7.2f}  "
-                      f"max attn logit {h.extra['attn_logit_max'][-1]:9.1f}  ({run['seconds']} s)", flush=True)
+                      f"max attn logit {h.extra['attn_logit_max'][-1]:9.1f}  ({run.seconds} s)", flush=True)
     return out
 
 
-def final_losses(sweep: dict) -> dict[str, dict[float, float]]:
-    """``{variant: {lr: final validation loss}}`` from a stored sweep (non-finite losses stay as they are)."""
+def final_losses(sweep: LRSweep) -> dict[str, dict[float, float]]:
+    """``{variant: {lr: final validation loss}}`` from a sweep (non-finite losses stay as they are)."""
     table: dict[str, dict[float, float]] = {}
-    for r in sweep["runs"]:
-        table.setdefault(r["variant"], {})[r["lr"]] = r["val_loss"][-1]
+    for r in sweep.runs:
+        table.setdefault(r.variant, {})[r.lr] = r.val_loss[-1]
     return table
 
 
-def load(path: str | Path) -> dict:
-    """A stored sweep (``run_sweep``'s dict)."""
-    return json.loads(Path(path).read_text())
+def save(sweep: LRSweep, path: str | Path) -> None:
+    """Write a sweep as JSON (what ``load`` reads)."""
+    Path(path).write_text(json.dumps({"config": sweep.config, "runs": [record(r) for r in sweep.runs]}, indent=1))
+
+
+def load(path: str | Path) -> LRSweep:
+    """A stored sweep (what ``save`` wrote)."""
+    d = read_json(path)
+    return LRSweep(d["config"], rows(LRRun, d["runs"], source=str(path)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -127,12 +165,12 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     if args.variants is not None and out.exists():
         old = load(out)
-        if {k: v for k, v in old["config"].items() if k not in ("threads",)} != \
-                {k: v for k, v in sweep["config"].items() if k not in ("threads",)}:
+        if {k: v for k, v in old.config.items() if k not in ("threads",)} != \
+                {k: v for k, v in sweep.config.items() if k not in ("threads",)}:
             raise SystemExit(f"{out} was made with another configuration; write to a new file instead")
-        old["runs"] = [r for r in old["runs"] if r["variant"] not in names] + sweep["runs"]
+        old.runs = [r for r in old.runs if r.variant not in names] + sweep.runs
         sweep = old
-    out.write_text(json.dumps(sweep, indent=1))
+    save(sweep, out)
     print(f"wrote {args.out}")
 
 

@@ -128,8 +128,8 @@ def per_seed(result: LambdaSweep, metric: str = "val_acc", at: str = "final") ->
 
 def save_fashion_sweep(result: LambdaSweep, path: str | Path, **extra) -> None:
     """Write ``fashion_lambda_sweep``'s result as JSON (Histories as dicts; ``extra`` goes into ``config``)."""
-    out = dict(lambdas=result.lambdas, seeds=result.seeds, config={**result.config, **extra},
-               histories=[[h.to_dict() for h in hs] for hs in result.histories])
+    out = dict(lambdas=result.lambdas, seeds=result.seeds,
+               histories=[[h.to_dict() for h in hs] for hs in result.histories], config={**result.config, **extra})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(out, indent=1))
 
