@@ -1,33 +1,17 @@
 """Same parameters, same thread count -> the same printed outputs, run after run (fresh kernels, FAST mode).
 
-Compared: every text a code cell prints or returns (stdout, and the text/plain of results without a live
-widget). Cells marked ``# NBVAL_IGNORE_OUTPUT`` are left out: they print wall-clock times or hold a widget.
+What is compared: tests/nbcompare.py. When the session also runs a chapter under nbval (``make test``), the chapter
+test here is deselected: tests/conftest.py then adds one item after the notebook's nbval cells that runs it once more
+in a fresh kernel and compares with what nbval's run printed, so each chapter executes twice, not three times.
 """
 from pathlib import Path
 
 import papermill as pm
 import pytest
 
+from nbcompare import differences, printed
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-WIDGET = "application/vnd.jupyter.widget-view+json"
-
-
-def printed(nb) -> list[tuple[int, str]]:
-    """(cell index, text) for each text output of each compared cell."""
-    out = []
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or "NBVAL_IGNORE_OUTPUT" in cell.source:
-            continue
-        # a cell's stdout may arrive in one message or several (timing): compare it joined
-        stdout = "".join(o["text"] for o in cell.get("outputs", []) if o.get("output_type") == "stream"
-                         and o.get("name") == "stdout")
-        if stdout:
-            out.append((i, stdout))
-        for o in cell.get("outputs", []):
-            if o.get("output_type") in ("execute_result", "display_data") and WIDGET not in o.get("data", {}):
-                if "text/plain" in o.get("data", {}) and "image/png" not in o["data"]:
-                    out.append((i, o["data"]["text/plain"]))
-    return out
 
 
 def run_twice(name: str, tmp_path: Path) -> tuple[list, list]:
@@ -50,9 +34,21 @@ def test_printed_helper_sees_what_differs():
         return nbformat.v4.new_notebook(cells=cells)
     assert printed(nb("1.23")) != printed(nb("1.24"))
     assert printed(nb("1.23")) == [(0, "1.23")]
+    assert differences(printed(nb("1.23")), printed(nb("1.23"))) == ""
+    assert "1 outputs differ" in differences(printed(nb("1.23")), printed(nb("1.24")))
+    assert "printed 1 and 0 texts" in differences(printed(nb("1.23")), [])
     split = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(x)", outputs=[
         nbformat.v4.new_output("stream", name="stdout", text="1."), nbformat.v4.new_output("stream", name="stdout", text="23")])])
     assert printed(split) == [(0, "1.23")]  # one cell's stdout split over two messages compares equal
+
+
+def test_a_result_a_semicolon_hides_is_not_compared():
+    """nbval's run records the result of a cell ending in ';' (Jupyter shows none): it is left out, others are not."""
+    from nbcompare import ends_with_semicolon, printed_outputs
+    result = {"output_type": "execute_result", "data": {"text/plain": "<Axes: >"}}
+    assert ends_with_semicolon("ax.plot(x);") and ends_with_semicolon("f(\n  1);  # a comment\n")
+    assert not ends_with_semicolon("x = 'a;'\nx") and not ends_with_semicolon("for i in []:\n    pass")
+    assert printed_outputs([(0, "ax.plot(x);", [result]), (1, "ax.plot(x)", [result])]) == [(1, "<Axes: >")]
 
 
 @pytest.mark.parametrize("name", ["07_llm_z_loss.ipynb", "03_dropout.ipynb"])
@@ -60,8 +56,7 @@ def test_two_fresh_runs_print_the_same(name, tmp_path):
     """Two fresh FAST executions print identical text, cell by cell."""
     first, second = run_twice(name, tmp_path)
     assert len(first) > 5
-    diffs = [(a, b) for a, b in zip(first, second) if a != b]
-    assert not diffs and len(first) == len(second), f"{len(diffs)} outputs differ, first: {diffs[:1]}"
+    assert not differences(first, second), differences(first, second)
 
 
 @pytest.mark.slow
@@ -70,5 +65,18 @@ def test_two_fresh_runs_print_the_same(name, tmp_path):
 def test_other_chapters_print_the_same(name, tmp_path):
     """The same check for the remaining chapters (marker slow)."""
     first, second = run_twice(name, tmp_path)
-    diffs = [(a, b) for a, b in zip(first, second) if a != b]
-    assert not diffs and len(first) == len(second), f"{len(diffs)} outputs differ, first: {diffs[:1]}"
+    assert not differences(first, second), differences(first, second)
+
+
+def test_a_widget_updated_in_place_is_compared_only_where_both_runs_saw_it():
+    """nbval records a progress bar as its first widget message; the saved run holds the line its close left there.
+    That display is dropped from the saved run; the displays around it are kept, by position."""
+    from nbcompare import WIDGET, without_updated_widgets
+    text = lambda t: {"output_type": "display_data", "data": {"text/plain": t}}  # noqa: E731
+    bar = {"output_type": "display_data", "data": {"text/plain": "fit: 0%", WIDGET: {"model_id": "m"}}}
+    out = {"output_type": "stream", "name": "stdout", "text": "loss 1.0\n"}
+    recorded = [out, text("first"), bar, text("third")]
+    final = [out, text("first"), text("fit: 30/30 epochs"), text("third")]
+    assert without_updated_widgets(recorded, final) == [out, text("first"), text("third")]
+    assert without_updated_widgets([out, text("a")], [out, text("b")]) == [out, text("b")]  # not a widget: kept
+
