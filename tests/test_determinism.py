@@ -80,3 +80,22 @@ def test_a_widget_updated_in_place_is_compared_only_where_both_runs_saw_it():
     assert without_updated_widgets(recorded, final) == [out, text("first"), text("third")]
     assert without_updated_widgets([out, text("a")], [out, text("b")]) == [out, text("b")]  # not a widget: kept
 
+
+
+@pytest.mark.parametrize("random_cell, outcome", [(False, {"passed": 8}), (True, {"passed": 7, "failed": 1})])
+def test_the_rerun_after_nbval_fails_when_a_fresh_kernel_prints_otherwise(pytester, random_cell, outcome):
+    """tests/conftest.py adds one item after a notebook's nbval cells; it passes for a notebook that prints the same
+    in every kernel and fails for one that prints a random number; the chapter tests here are deselected."""
+    import nbformat
+    here = Path(__file__).parent
+    for name in ("conftest.py", "nbcompare.py"):
+        pytester.makepyfile(**{name[:-3]: (here / name).read_text()})
+    cells = [nbformat.v4.new_code_cell(f"print({k})") for k in range(6)]
+    cells.append(nbformat.v4.new_code_cell("import random\nprint(random.random())" if random_cell else "print('x')"))
+    nb = nbformat.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                        "display_name": "Python 3"}})
+    nbformat.write(nb, str(pytester.path / "nb.ipynb"))
+    result = pytester.runpytest_subprocess("--nbval-lax", "nb.ipynb", "-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(**outcome)
+    verdict = "FAILED" if random_cell else "PASSED"
+    result.stdout.fnmatch_lines([f"{verdict} nb.ipynb::a fresh kernel prints the same*"])
