@@ -81,11 +81,10 @@ def test_a_widget_updated_in_place_is_compared_only_where_both_runs_saw_it():
     assert without_updated_widgets([out, text("a")], [out, text("b")]) == [out, text("b")]  # not a widget: kept
 
 
-
 @pytest.mark.parametrize("random_cell, outcome", [(False, {"passed": 8}), (True, {"passed": 7, "failed": 1})])
 def test_the_rerun_after_nbval_fails_when_a_fresh_kernel_prints_otherwise(pytester, random_cell, outcome):
     """tests/conftest.py adds one item after a notebook's nbval cells; it passes for a notebook that prints the same
-    in every kernel and fails for one that prints a random number; the chapter tests here are deselected."""
+    in every kernel and fails for one that prints a random number."""
     import nbformat
     here = Path(__file__).parent
     for name in ("conftest.py", "nbcompare.py"):

@@ -52,7 +52,7 @@ def _loaders():
             ("fashion_lambda_sweep.json", weight_decay.load_fashion_sweep, weight_decay.save_fashion_sweep),
             ("dropout_fashion.json", dropout.load_sweep, keep_command),
             ("dropout_fashion_5000.json", dropout.load_sweep, keep_command),
-("augmentation_fashion.json", augmentation.load_results, augmentation.save_results),
+            ("augmentation_fashion.json", augmentation.load_results, augmentation.save_results),
             ("augmentation_fashion_400steps.json", augmentation.load_results, augmentation.save_results),
             ("lm_lr_sweep.json", lm_stability.load, lm_stability.save),
             ("lm_lr_sweep_bf16.json", lm_stability.load, lm_stability.save),

@@ -144,9 +144,9 @@ def run(*, lrs=LRS, variants=tuple(VARIANTS), seeds=SEEDS, device=None, log=prin
                   warmup_steps=50, schedule="cosine", grad_clip=1.0, n_eval_val=512)
     steps = cfg["epochs"] * -(-len(data.X_train) // cfg["batch_size"])
     out = HeadRuns({**{k: cfg[k] for k in ("d_model", "n_layers", "n_heads", "block_size")}, "qk_norm": True,
-                      "n_train_blocks": len(data.X_train), "vocab": len(vocab), "steps": steps,
-                      **{k: v for k, v in recipe.items() if k != "betas"}, "betas": list(recipe["betas"]),
-                      "device": str(dev), "torch": torch.__version__, "threads": torch.get_num_threads()}, [])
+                    "n_train_blocks": len(data.X_train), "vocab": len(vocab), "steps": steps,
+                    **{k: v for k, v in recipe.items() if k != "betas"}, "betas": list(recipe["betas"]),
+                    "device": str(dev), "torch": torch.__version__, "threads": torch.get_num_threads()}, [])
     t0 = time.perf_counter()
     for seed in seeds:
         for name in variants:

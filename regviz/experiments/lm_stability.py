@@ -101,12 +101,12 @@ def run_sweep(*, lrs=LRS, variants=VARIANTS, scale: str = "cpu", seed: int = 0, 
     recipe = dict(epochs=cfg["epochs"], batch_size=cfg["batch_size"], weight_decay=0.0, betas=(0.9, 0.95),
                   warmup_steps=50, schedule="cosine", grad_clip=1.0, n_eval_val=512)
     out = LRSweep(dict(scale=scale, seed=seed, device=str(dev), torch=torch.__version__,
-                          threads=torch.get_num_threads(), train_chars=data.X_train.numel(),
-                          val_chars=data.X_val.numel(), vocab=len(vocab),
-                          model={k: cfg[k] for k in ("d_model", "n_layers", "n_heads", "block_size")},
-                          n_train_blocks=len(data.X_train), **{k: v for k, v in recipe.items() if k != "betas"},
-                          **({} if precision == "float32" else {"precision": precision}),  # stored files: float32
-                          betas=list(recipe["betas"])), [])  # betas: a list, as JSON stores it
+                       threads=torch.get_num_threads(), train_chars=data.X_train.numel(),
+                       val_chars=data.X_val.numel(), vocab=len(vocab),
+                       model={k: cfg[k] for k in ("d_model", "n_layers", "n_heads", "block_size")},
+                       n_train_blocks=len(data.X_train), **{k: v for k, v in recipe.items() if k != "betas"},
+                       **({} if precision == "float32" else {"precision": precision}),  # stored files: float32
+                       betas=list(recipe["betas"])), [])  # betas: a list, as JSON stores it
     for name, z, qk in variants:
         for lr in lrs:
             with seeded(seed, dev):  # same init as torch.manual_seed(seed), the caller's generator untouched
