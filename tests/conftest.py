@@ -41,9 +41,13 @@ class FreshKernelRerun(pytest.Item):
         if any(o.get("output_type") == "error" for c in ran for o in c.test_outputs):
             pytest.skip("a cell failed under nbval (reported there): nothing to compare with")
         first = printed_outputs((c.cell_num, c.cell.source, c.test_outputs) for c in ran)
+        kernel = getattr(self.parent, "kernel", None)  # nbval's, idle now: its memory back before the rerun
+        if kernel is not None and kernel.is_alive():
+            kernel.stop()  # nbval's own teardown stops only a live kernel
         with tempfile.TemporaryDirectory() as tmp:
             nb = pm.execute_notebook(str(self.path), f"{tmp}/rerun.ipynb", cwd=str(self.path.parent),
-                                     kernel_name="python3", progress_bar=False)
+                                     kernel_name="python3", progress_bar=False,
+                                     execution_timeout=self.config.getoption("nbval_cell_timeout", 600))
         code = [c for c in nb.cells if c.cell_type == "code"]
         second = printed_outputs((c.cell_num, c.cell.source,
                                   without_updated_widgets(c.test_outputs, code[c.cell_num].get("outputs", [])))
