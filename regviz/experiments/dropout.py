@@ -28,6 +28,7 @@ from ..models import MLP
 from ..sweep import sweep
 from ..train import fit
 from ..validate import check_int, check_probability
+from .stored import read_json
 
 FASHION_PS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9)
 # the headline setting: d2l's dropout chapter (FashionMNIST, wide MLP), on few images so that p=0 memorises
@@ -114,7 +115,7 @@ def save_sweep(result: DropoutSweep, path: str | Path, *, command: str = "") -> 
 
 def load_sweep(path: str | Path = STORED) -> DropoutSweep:
     """Read what ``save_sweep`` wrote, Histories restored, with the command that made it."""
-    d = json.loads(Path(path).read_text())
+    d = read_json(path)
     return DropoutSweep(d["ps"], d["seeds"], d["config"], d["seconds"],
                         {float(p): [History.from_dict(h) for h in hs] for p, hs in d["mlp"].items()},
                         [History.from_dict(h) for h in d["logistic"]], d.get("command", ""))

@@ -22,6 +22,7 @@ from ..history import History
 from ..models import CNN, MLP
 from ..train import fit
 from ..validate import check_choice, check_int, check_number
+from .stored import read_json
 
 WIDTHS = (8, 32, 128, 256)
 N_TRAIN = (50, 100, 200, 400)
@@ -140,7 +141,7 @@ def save_reference(result: FashionReference, path: str | Path) -> None:
 
 def load_reference(path: str | Path) -> FashionReference:
     """What ``save_reference`` wrote, Histories restored."""
-    stored = json.loads(Path(path).read_text())
+    stored = read_json(path)
     return FashionReference(stored["config"], {name: ReferenceRun(**dict(r, history=History.from_dict(r["history"])))
                                                for name, r in stored["runs"].items()})
 

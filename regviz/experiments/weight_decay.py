@@ -21,6 +21,7 @@ from ..models import MLP
 from ..sweep import sweep
 from ..train import fit
 from ..validate import check_choice, check_number
+from .stored import read_json
 
 LAMBDAS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # the strengths each slider offers (weight_decay, l1)
 KINDS = ("L2", "L1", "L1-prox")  # the penalties penalty_kwargs names
@@ -136,7 +137,7 @@ def save_fashion_sweep(result: LambdaSweep, path: str | Path, **extra) -> None:
 
 def load_fashion_sweep(path: str | Path) -> LambdaSweep:
     """A stored ``fashion_lambda_sweep`` result, Histories restored."""
-    d = json.loads(Path(path).read_text())
+    d = read_json(path)
     return LambdaSweep(d["lambdas"], d["seeds"], [[History.from_dict(h) for h in hs] for hs in d["histories"]],
                        d["config"])
 
